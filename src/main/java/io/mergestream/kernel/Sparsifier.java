@@ -1,0 +1,24 @@
+package io.mergestream.kernel;
+
+/**
+ * What one model's delta keeps in one tensor, fully resolved (no per-element decisions left but the test).
+ * Kept values are {@code delta / density} when {@code rescale}, else {@code delta}; dropped ones are 0.
+ */
+public sealed interface Sparsifier {
+
+    /** Keeps every element unchanged (density 1, or a method without sparsification). */
+    record None() implements Sparsifier {}
+
+    /**
+     * DARE: element i is kept iff {@code DareMask.u(i, k0, k1) < threshold} (unsigned 32-bit compare,
+     * threshold up to 2^32), see spec/dare-mask.md.
+     */
+    record Random(long threshold, int k0, int k1, float density, boolean rescale) implements Sparsifier {}
+
+    /**
+     * Magnitude (TIES trim): with {@code a = floatToRawIntBits(|delta|)} (sign cleared), element i is kept iff
+     * {@code a > thresholdBits || (a == thresholdBits && i < tieCutoff)}. Keeping nothing is
+     * thresholdBits = Integer.MAX_VALUE, tieCutoff = 0.
+     */
+    record Magnitude(int thresholdBits, long tieCutoff, float density, boolean rescale) implements Sparsifier {}
+}
