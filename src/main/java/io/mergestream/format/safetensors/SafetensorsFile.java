@@ -1,0 +1,128 @@
+package io.mergestream.format.safetensors;
+
+import io.mergestream.format.FormatException;
+import io.mergestream.tensor.TensorInfo;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One safetensors file, memory-mapped once, read-only. Tensors are exposed as slices of the mapping: no
+ * tensor byte is copied onto the heap. The mapping lives in a shared arena of its own (so that any thread
+ * may read it) that is closed once, when this file is closed.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+
+    private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment mapping;
+    private final long dataStart;
+    private final SafetensorsHeader header;
+    private final Map<String, TensorInfo> byName;
+
+    private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart, SafetensorsHeader header) {
+        this.path = path;
+        this.arena = arena;
+        this.mapping = mapping;
+        this.dataStart = dataStart;
+        this.header = header;
+        Map<String, TensorInfo> m = new LinkedHashMap<>();
+        for (TensorInfo t : header.tensors()) m.put(t.name(), t);
+        this.byName = Collections.unmodifiableMap(m);
+    }
+
+    /** Maps and validates {@code path}; throws {@link FormatException} naming the file and the rule broken. */
+    public static SafetensorsFile open(Path path) {
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment mapping;
+            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+                mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            } catch (NoSuchFileException e) {
+                throw new FormatException(path, "file not found");
+            }
+            long size = mapping.byteSize();
+            if (size < 8) {
+                throw new FormatException(path, "file is " + size + " bytes, shorter than the 8-byte header length");
+            }
+            long headerLength = mapping.get(U64_LE, 0);
+            if (headerLength < 0 || headerLength > SafetensorsHeader.MAX_HEADER_BYTES) {
+                throw new FormatException(path, "header length " + Long.toUnsignedString(headerLength)
+                        + " exceeds the 100 MB limit");
+            }
+            if (8 + headerLength > size) {
+                throw new FormatException(path, "header length " + headerLength + " runs past the end of the "
+                        + size + "-byte file (truncated?)");
+            }
+            byte[] json = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
+            long dataStart = 8 + headerLength;
+            SafetensorsHeader header = SafetensorsHeader.parse(path, json, size - dataStart);
+            return new SafetensorsFile(path, arena, mapping, dataStart, header);
+        } catch (IOException e) {
+            arena.close();
+            throw new UncheckedIOException("cannot map " + path + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Tensors in header order. */
+    public List<TensorInfo> tensors() {
+        return header.tensors();
+    }
+
+    public TensorInfo tensor(String name) {
+        return byName.get(name);
+    }
+
+    public boolean contains(String name) {
+        return byName.containsKey(name);
+    }
+
+    public Map<String, String> metadata() {
+        return header.metadata();
+    }
+
+    /** Size of the file: header length, header and data section. */
+    public long fileSize() {
+        return mapping.byteSize();
+    }
+
+    /** The header's length in bytes (after the 8-byte length field). */
+    public long headerLength() {
+        return dataStart - 8;
+    }
+
+    /** The tensor's bytes, a read-only slice of the mapping. */
+    public MemorySegment data(TensorInfo t) {
+        return mapping.asSlice(dataStart + t.begin(), t.byteSize());
+    }
+
+    /** The whole mapping, for advice to the OS about pages (madvise). */
+    public MemorySegment mapping() {
+        return mapping;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
