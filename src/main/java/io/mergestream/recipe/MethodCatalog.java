@@ -79,12 +79,15 @@ public final class MethodCatalog {
         return PLANNED;
     }
 
-    /** The method's spec, or the problem to report: planned-but-missing and unknown names differ. */
-    static MethodSpec lookup(String name, KeyPath path, RecipeErrors errors) {
+    /**
+     * The method's spec, or the problem to report: planned-but-missing and unknown names differ. The problem
+     * text names the key itself ("merge_method 'slerp' ..."), so it is reported without a key path prefix.
+     */
+    static MethodSpec lookup(String name, RecipeErrors errors) {
         return find(name).orElseThrow(() -> PLANNED.contains(name)
-                ? errors.at(path, "merge_method '" + name + "' is not supported yet (supported: "
+                ? errors.at(KeyPath.root(), "merge_method '" + name + "' is not supported yet (supported: "
                         + String.join(", ", supportedNames()) + ")")
-                : errors.at(path, "unknown merge_method '" + name + "' (known: "
+                : errors.at(KeyPath.root(), "unknown merge_method '" + name + "' (known: "
                         + String.join(", ", Stream.concat(supportedNames().stream(), PLANNED.stream()).toList())
                         + ")"));
     }

@@ -68,8 +68,7 @@ final class RecipeParser {
         JsonNode root = tree(yaml);
         checkKeys(root, KeyPath.root(), KEYS, KEYS_NOT_SUPPORTED_YET);
         MethodSpec method = MethodCatalog.lookup(
-                text(required(root, KeyPath.root(), "merge_method"), KeyPath.root().key("merge_method")),
-                KeyPath.root().key("merge_method"), errors);
+                text(required(root, KeyPath.root(), "merge_method"), KeyPath.root().key("merge_method")), errors);
         return new Recipe(
                 method,
                 optional(root, "base_model").map(n -> modelReference(n, KeyPath.root().key("base_model"))),

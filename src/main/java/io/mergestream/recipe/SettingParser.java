@@ -96,7 +96,7 @@ final class SettingParser {
     private Setting.Flag flag(JsonNode node, ParameterDef def, KeyPath path) {
         if (node.isBoolean()) return new Setting.Flag(node.booleanValue());
         if (node.isTextual() && def.notSupportedYet().contains(node.asText())) {
-            throw errors.at(path, def.name() + ": " + node.asText() + " is not supported yet by mergestream (use true or false)");
+            throw errors.at(path, node.asText() + " is not supported yet by mergestream (use true or false)");
         }
         throw errors.at(path, show(node) + " is not true or false");
     }
