@@ -1,0 +1,65 @@
+package io.mergestream.kernel;
+
+/**
+ * Picks a {@link MergeKernel}. The vector kernel is loaded reflectively and only when jdk.incubator.vector
+ * is in the boot layer, so that without {@code --add-modules jdk.incubator.vector} no vector class is ever
+ * touched and the scalar kernel runs alone.
+ */
+public final class Kernels {
+    private static final String VECTOR_KERNEL = "io.mergestream.kernel.vector.VectorKernel";
+
+    private Kernels() {}
+
+    /** Whether the Vector API module was resolved at startup. */
+    public static boolean vectorAvailable() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    /** The fastest kernel this JVM can run. */
+    public static MergeKernel best() {
+        return Best.KERNEL;
+    }
+
+    public static MergeKernel scalar() {
+        return Scalar.KERNEL;
+    }
+
+    /** "scalar", "vector" or "auto" (= {@link #best()}). */
+    public static MergeKernel byName(String name) {
+        return switch (name) {
+            case "scalar" -> scalar();
+            case "auto" -> best();
+            case "vector" -> {
+                if (!vectorAvailable()) {
+                    throw new IllegalArgumentException("the vector kernel needs the jdk.incubator.vector module:"
+                            + " run java with --add-modules jdk.incubator.vector, or choose the scalar kernel");
+                }
+                yield best();
+            }
+            case null, default -> throw new IllegalArgumentException(
+                    "unknown kernel '" + name + "': choose scalar, vector or auto");
+        };
+    }
+
+    private static final class Scalar {
+        static final MergeKernel KERNEL = new ScalarKernel();
+    }
+
+    /** Resolved on first use, once. */
+    private static final class Best {
+        static final MergeKernel KERNEL = choose();
+
+        private static MergeKernel choose() {
+            if (!vectorAvailable()) {
+                System.err.println("mergestream: jdk.incubator.vector not available, using the scalar kernels"
+                        + " (run with --add-modules jdk.incubator.vector)");
+                return Scalar.KERNEL;
+            }
+            try {
+                return (MergeKernel) Class.forName(VECTOR_KERNEL).getDeclaredConstructor().newInstance();
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot load " + VECTOR_KERNEL, e);
+            }
+        }
+    }
+}

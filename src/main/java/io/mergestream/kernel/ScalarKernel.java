@@ -1,0 +1,204 @@
+package io.mergestream.kernel;
+
+import io.mergestream.tensor.BFloat16;
+import io.mergestream.tensor.DType;
+import io.mergestream.tensor.Float16;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The readable reference implementation of {@link MergeKernel}: one element at a time, in exactly the op
+ * order of {@link TaskArithmeticOp} and {@link LinearOp}. Its static per-element methods are also what the
+ * vector kernel runs on the elements that do not fill a whole vector, so there is one definition of each step.
+ *
+ * <p>Encoding rounds to nearest even; any NaN becomes the output type's canonical quiet NaN (0x7FC00000,
+ * 0x7E00, 0x7FC0), because the JIT may propagate either operand's NaN and only a canonical NaN keeps the
+ * kernels bit-identical.
+ */
+public final class ScalarKernel implements MergeKernel {
+
+    /** Tensor bytes are little-endian and only as aligned as the safetensors header made them. */
+    public static final ValueLayout.OfInt F32_BITS = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfShort HALF_BITS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final int CANONICAL_F32_NAN = 0x7FC00000;
+
+    @Override
+    public String name() {
+        return "scalar";
+    }
+
+    @Override
+    public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
+                               long start, int count) {
+        ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(op);
+        Views.checkMergeable(base, "base", start, count);
+        Views.checkModels(models, p.models, start, count);
+        Views.checkMergeable(out, "output", start, count);
+        taskArithmeticRange(p, base, models, out, start, start + count);
+    }
+
+    /** Elements {@code [from, to)}, one at a time; arguments already checked. */
+    public static void taskArithmeticRange(ResolvedTaskArithmetic p, TensorView base, TensorView[] models,
+                                           TensorView out, long from, long to) {
+        float[] s = new float[p.models];
+        float[] t = new float[p.models];
+        for (long i = from; i < to; i++) {
+            encode(out, i, taskArithmeticElement(p, base, models, i, s, t));
+        }
+    }
+
+    /**
+     * One output element in f32, before encoding. {@code s} and {@code t} are caller-owned scratch of
+     * length {@code p.models} (the sparsified deltas and the weighted ones).
+     */
+    public static float taskArithmeticElement(ResolvedTaskArithmetic p, TensorView base, TensorView[] models,
+                                              long i, float[] s, float[] t) {
+        float b = decode(base, i);
+        for (int j = 0; j < p.models; j++) {
+            float d = decode(models[j], i) - b;
+            s[j] = sparsify(p, j, d, i);
+            t[j] = p.weights[j] * s[j];
+        }
+        float mixed;
+        float divisor;
+        if (p.consensus == Consensus.NONE) {
+            mixed = t[0];
+            for (int j = 1; j < p.models; j++) mixed += t[j];
+            divisor = p.constantDivisor;
+        } else {
+            float election = 0f;
+            for (int j = 0; j < p.models; j++) election += electionTerm(p.consensus, s[j], t[j]);
+            boolean positive = election >= 0f;
+            mixed = 0f;
+            divisor = 0f;
+            for (int j = 0; j < p.models; j++) {
+                boolean agrees = positive ? t[j] > 0f : t[j] < 0f; // an exact zero never agrees
+                if (agrees) {
+                    mixed += t[j];
+                    divisor += p.weights[j];
+                }
+            }
+            divisor = ResolvedTaskArithmetic.guardDivisor(divisor);
+        }
+        if (p.normalize) mixed = mixed / divisor;
+        return b + p.lambda * mixed;
+    }
+
+    /** What model j's delta contributes to the election sum. */
+    static float electionTerm(Consensus consensus, float s, float t) {
+        return switch (consensus) {
+            case WEIGHTED_SUM -> t;
+            case SUM -> s;
+            case COUNT -> t > 0f ? 1f : t < 0f ? -1f : 0f;
+            case NONE -> throw new IllegalStateException("no election without consensus");
+        };
+    }
+
+    /** Model j's delta after its sparsifier: kept (and maybe rescaled) or +0. */
+    public static float sparsify(ResolvedTaskArithmetic p, int j, float d, long i) {
+        boolean kept = switch (p.kind[j]) {
+            case ResolvedTaskArithmetic.KEEP_ALL -> true;
+            case ResolvedTaskArithmetic.RANDOM ->
+                    Integer.compareUnsigned(DareMask.u(i, p.k0[j], p.k1[j]), p.randomThreshold[j]) < 0;
+            case ResolvedTaskArithmetic.MAGNITUDE -> {
+                int a = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
+                yield a > p.magnitudeBits[j] || (a == p.magnitudeBits[j] && i < p.tieCutoff[j]);
+            }
+            default -> throw new IllegalStateException("sparsifier kind " + p.kind[j]);
+        };
+        if (!kept) return 0f;
+        return p.rescale[j] ? d / p.density[j] : d;
+    }
+
+    @Override
+    public void linear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
+        float[] w = op.weights();
+        Views.checkModels(models, w.length, start, count);
+        Views.checkMergeable(out, "output", start, count);
+        if (w.length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        linearRange(w, linearDivisor(op), models, out, start, start + count);
+    }
+
+    /** ((w_0 + w_1) + w_2) ... if normalize, else NaN (unused). */
+    public static float linearDivisor(LinearOp op) {
+        if (!op.normalize()) return Float.NaN;
+        float divisor = op.weights()[0];
+        for (int j = 1; j < op.models(); j++) divisor += op.weights()[j];
+        return divisor;
+    }
+
+    /** Elements {@code [from, to)} of linear; divisor is NaN when not normalizing. */
+    public static void linearRange(float[] w, float divisor, TensorView[] models, TensorView out,
+                                   long from, long to) {
+        boolean normalize = !Float.isNaN(divisor);
+        for (long i = from; i < to; i++) {
+            float acc = w[0] * decode(models[0], i);
+            for (int j = 1; j < w.length; j++) acc += w[j] * decode(models[j], i);
+            if (normalize) acc = acc / divisor;
+            encode(out, i, acc);
+        }
+    }
+
+    @Override
+    public void convert(TensorView in, TensorView out, long start, int count) {
+        Views.checkMergeable(in, "input", start, count);
+        Views.checkMergeable(out, "output", start, count);
+        convertRange(in, out, start, start + count);
+    }
+
+    public static void convertRange(TensorView in, TensorView out, long from, long to) {
+        for (long i = from; i < to; i++) encode(out, i, decode(in, i));
+    }
+
+    /** Element i of a float tensor, exactly widened to f32. */
+    public static float decode(TensorView view, long i) {
+        MemorySegment data = view.data();
+        return switch (view.dtype()) {
+            case F32 -> Float.intBitsToFloat(data.get(F32_BITS, i * 4));
+            case BF16 -> BFloat16.toFloat(data.get(HALF_BITS, i * 2));
+            case F16 -> Float16.toFloat(data.get(HALF_BITS, i * 2));
+            default -> throw notFloat(view.dtype());
+        };
+    }
+
+    /** Writes element i, rounded to nearest even; NaN becomes the type's canonical NaN. */
+    public static void encode(TensorView view, long i, float value) {
+        MemorySegment data = view.data();
+        switch (view.dtype()) {
+            case F32 -> data.set(F32_BITS, i * 4, f32Bits(value));
+            case BF16 -> data.set(HALF_BITS, i * 2, BFloat16.fromFloat(value));
+            case F16 -> data.set(HALF_BITS, i * 2, Float16.fromFloat(value));
+            default -> throw notFloat(view.dtype());
+        }
+    }
+
+    public static int f32Bits(float value) {
+        return Float.isNaN(value) ? CANONICAL_F32_NAN : Float.floatToRawIntBits(value);
+    }
+
+    private static IllegalArgumentException notFloat(DType dtype) {
+        return new IllegalArgumentException("dtype " + dtype + " is not merged; the kernels take F32, F16 and BF16");
+    }
+
+    @Override
+    public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
+        MagnitudeSelection.histogramHigh(base, model, start, count, histogram);
+    }
+
+    @Override
+    public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
+                                     long[] histogram) {
+        MagnitudeSelection.histogramLow(base, model, high, start, count, histogram);
+    }
+
+    @Override
+    public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
+        return MagnitudeSelection.countEqual(base, model, bits, start, count);
+    }
+
+    @Override
+    public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
+        return MagnitudeSelection.indexOfNthEqual(base, model, bits, n, start, count);
+    }
+}

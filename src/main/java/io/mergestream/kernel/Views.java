@@ -1,0 +1,25 @@
+package io.mergestream.kernel;
+
+/** Argument checks shared by the kernels: done once per call, never per element. */
+public final class Views {
+    private Views() {}
+
+    /** The view decodes to f32 and holds elements {@code [start, start + count)}. */
+    public static void checkMergeable(TensorView view, String role, long start, int count) {
+        if (!view.dtype().isMergeable()) {
+            throw new IllegalArgumentException(role + " has dtype " + view.dtype()
+                    + "; the merge kernels take F32, F16 and BF16 only (other types are copied, not merged)");
+        }
+        if (start < 0 || count < 0 || start + count > view.elements()) {
+            throw new IllegalArgumentException(role + ": elements [" + start + ", " + (start + count)
+                    + ") are outside a tensor of " + view.elements());
+        }
+    }
+
+    public static void checkModels(TensorView[] models, int expected, long start, int count) {
+        if (models.length != expected) {
+            throw new IllegalArgumentException("the op has " + expected + " models but " + models.length + " views were given");
+        }
+        for (int j = 0; j < models.length; j++) checkMergeable(models[j], "model " + j, start, count);
+    }
+}

@@ -1,0 +1,96 @@
+package io.mergestream.kernel.vector;
+
+import static io.mergestream.kernel.vector.Lanes.F;
+import static io.mergestream.kernel.vector.Lanes.I;
+import static io.mergestream.kernel.vector.Lanes.S;
+
+import io.mergestream.tensor.DType;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Loads N elements of a float tensor as f32 lanes and stores f32 lanes back, bit-identical to
+ * ScalarKernel.decode/encode (including its canonical NaNs). Dtypes are passed as small int codes so the
+ * hot loops switch on a loop-invariant int.
+ */
+final class VectorCodecs {
+    static final int F32 = 0, BF16 = 1, F16 = 2;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private VectorCodecs() {}
+
+    static int code(DType dtype) {
+        return switch (dtype) {
+            case F32 -> F32;
+            case BF16 -> BF16;
+            case F16 -> F16;
+            default -> throw new IllegalArgumentException("dtype " + dtype + " is not merged");
+        };
+    }
+
+    /** Elements [i, i + N) as f32. */
+    static FloatVector load(MemorySegment data, int type, long i) {
+        if (type == F32) return FloatVector.fromMemorySegment(F, data, i * 4, LE);
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, data, i * 2, LE)
+                .convertShape(VectorOperators.S2I, I, 0);
+        return type == BF16 ? h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : widenF16(h);
+    }
+
+    /**
+     * Exact f16 widening with f32 arithmetic: the 15 magnitude bits shifted into f32 position are the value
+     * scaled by 2^-112 (subnormals included), so one exact multiply rebiases the exponent. Inf and NaN get
+     * the all-ones exponent instead, and NaNs the quiet bit, as Float.float16ToFloat does.
+     */
+    static FloatVector widenF16(IntVector h) {
+        IntVector magnitude = h.and(0x7FFF);
+        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector special = shifted.add(0x70000000);
+        special = special.blend(special.or(0x00400000), magnitude.compare(VectorOperators.GT, 0x7C00));
+        IntVector bits = finite.blend(special, magnitude.compare(VectorOperators.GE, 0x7C00));
+        IntVector sign = h.lanewise(VectorOperators.LSHL, 16).and(0x80000000);
+        return bits.or(sign).reinterpretAsFloats();
+    }
+
+    /** Stores lanes to elements [i, i + N), rounded to nearest even, NaN canonical. */
+    static void store(FloatVector v, MemorySegment data, int type, long i) {
+        VectorMask<Integer> nan = v.test(VectorOperators.IS_NAN).cast(I);
+        IntVector bits = v.reinterpretAsInts();
+        if (type == F32) {
+            bits.blend(0x7FC00000, nan).intoMemorySegment(data, i * 4, LE);
+            return;
+        }
+        IntVector narrow = type == BF16 ? narrowBf16(bits) : narrowF16(v, bits);
+        ((ShortVector) narrow.blend(type == BF16 ? 0x7FC0 : 0x7E00, nan)
+                .convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(data, i * 2, LE);
+    }
+
+    /** As BFloat16.fromFloat, without the NaN case: add 0x7FFF plus the lowest kept bit, keep the top half. */
+    static IntVector narrowBf16(IntVector bits) {
+        IntVector lowestKept = bits.lanewise(VectorOperators.LSHR, 16).and(1);
+        return bits.add(0x7FFF).add(lowestKept).lanewise(VectorOperators.LSHR, 16);
+    }
+
+    /**
+     * f32 to f16 with round to nearest even, without the NaN case, by f32 arithmetic (the method of
+     * Maratyszcza's FP16 library): scaling |v| by 2^112 then 2^-110 overflows exactly the values that round
+     * to infinity; adding a power of two whose ulp is the f16 ulp at v's exponent (never below the subnormal
+     * ulp 2^-24) makes the hardware round to f16 precision, nearest even; the f16 exponent and mantissa are
+     * then read off the sum's bits.
+     */
+    static IntVector narrowF16(FloatVector v, IntVector bits) {
+        FloatVector scaled = v.abs().mul(0x1p112f).mul(0x1p-110f);
+        IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).max(0x71);
+        FloatVector rounder = exponent.lanewise(VectorOperators.LSHL, 23).add(0x07800000).reinterpretAsFloats();
+        IntVector rounded = rounder.add(scaled).reinterpretAsInts();
+        IntVector exponentBits = rounded.lanewise(VectorOperators.LSHR, 13).and(0x7C00);
+        IntVector mantissaBits = rounded.and(0x0FFF);
+        IntVector sign = bits.lanewise(VectorOperators.LSHR, 16).and(0x8000);
+        return exponentBits.add(mantissaBits).or(sign);
+    }
+}

@@ -1,0 +1,252 @@
+package io.mergestream.kernel.vector;
+
+import static io.mergestream.kernel.vector.Lanes.F;
+import static io.mergestream.kernel.vector.Lanes.I;
+import static io.mergestream.kernel.vector.Lanes.IOTA;
+import static io.mergestream.kernel.vector.Lanes.N;
+
+import io.mergestream.kernel.Consensus;
+import io.mergestream.kernel.LinearOp;
+import io.mergestream.kernel.MagnitudeSelection;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.ResolvedTaskArithmetic;
+import io.mergestream.kernel.ScalarKernel;
+import io.mergestream.kernel.TaskArithmeticOp;
+import io.mergestream.kernel.TensorView;
+import io.mergestream.kernel.Views;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * The Vector API implementation of {@link MergeKernel}, bit-identical to {@link ScalarKernel}: each step
+ * of {@link TaskArithmeticOp}'s op order runs on N lanes at once, fused from decode to encode in registers.
+ * Elements that do not fill a vector go through ScalarKernel's per-element methods.
+ *
+ * <p>Load this class only when jdk.incubator.vector is in the boot layer (see Kernels).
+ */
+public final class VectorKernel implements MergeKernel {
+
+    private static final int WEIGHTED_SUM = 1, SUM = 2, COUNT = 3;
+
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    /** The vector width in bits (the species is fixed at class initialisation). */
+    public static int vectorBits() {
+        return Lanes.BITS;
+    }
+
+    @Override
+    public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
+                               long start, int count) {
+        ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(op);
+        Views.checkMergeable(base, "base", start, count);
+        Views.checkModels(models, p.models, start, count);
+        Views.checkMergeable(out, "output", start, count);
+        if (!vectorAccessible(base, out) || !vectorAccessible(models)) {
+            ScalarKernel.taskArithmeticRange(p, base, models, out, start, start + count);
+            return;
+        }
+        MemorySegment[] data = new MemorySegment[p.models];
+        int[] types = new int[p.models];
+        for (int j = 0; j < p.models; j++) {
+            data[j] = models[j].data();
+            types[j] = VectorCodecs.code(models[j].dtype());
+        }
+        MemorySegment baseData = base.data();
+        MemorySegment outData = out.data();
+        int baseType = VectorCodecs.code(base.dtype());
+        int outType = VectorCodecs.code(out.dtype());
+        int election = switch (p.consensus) {
+            case NONE -> 0;
+            case WEIGHTED_SUM -> WEIGHTED_SUM;
+            case SUM -> SUM;
+            case COUNT -> COUNT;
+        };
+        boolean random = p.anyRandom();
+        int k = 0;
+        for (; k <= count - N; k += N) {
+            long i = start + k;
+            // The DARE hash takes hi32(i) as one broadcast; a vector whose indices cross a multiple of 2^32
+            // (once per 4 G elements) goes through the scalar path instead.
+            if (random && (i & 0xFFFFFFFFL) > (1L << 32) - N) {
+                ScalarKernel.taskArithmeticRange(p, base, models, out, i, i + N);
+                continue;
+            }
+            FloatVector b = VectorCodecs.load(baseData, baseType, i);
+            FloatVector mixed = election == 0
+                    ? sumWithoutConsensus(p, data, types, b, i)
+                    : sumWithConsensus(p, election, data, types, b, i);
+            VectorCodecs.store(mixed.mul(p.lambda).add(b), outData, outType, i);
+        }
+        ScalarKernel.taskArithmeticRange(p, base, models, out, start + k, start + count);
+    }
+
+    /** mixed = ((t_0 + t_1) + t_2) ..., normalized by the constant divisor. */
+    private static FloatVector sumWithoutConsensus(ResolvedTaskArithmetic p, MemorySegment[] data, int[] types,
+                                                   FloatVector b, long i) {
+        FloatVector mixed = weighted(p, 0, data[0], types[0], b, i);
+        for (int j = 1; j < p.models; j++) {
+            mixed = mixed.add(weighted(p, j, data[j], types[j], b, i));
+        }
+        return p.normalize ? mixed.div(p.constantDivisor) : mixed;
+    }
+
+    /**
+     * The agreeing sums for both possible signs in one pass, so no t_j is kept past its own step:
+     * sum_j (a_j ? t_j : 0) is the sum of the positive t_j when the elected sign is +1 and of the negative
+     * ones otherwise, in the same j order and with the same +0 terms as the scalar loop.
+     */
+    private static FloatVector sumWithConsensus(ResolvedTaskArithmetic p, int election, MemorySegment[] data,
+                                                int[] types, FloatVector b, long i) {
+        FloatVector zero = FloatVector.zero(F);
+        FloatVector vote = zero, positiveSum = zero, negativeSum = zero, positiveWeight = zero, negativeWeight = zero;
+        for (int j = 0; j < p.models; j++) {
+            FloatVector s = sparsified(p, j, VectorCodecs.load(data[j], types[j], i).sub(b), i);
+            FloatVector t = s.mul(p.weights[j]);
+            VectorMask<Float> positive = t.compare(VectorOperators.GT, 0f);
+            VectorMask<Float> negative = t.compare(VectorOperators.LT, 0f);
+            vote = vote.add(switch (election) {
+                case WEIGHTED_SUM -> t;
+                case SUM -> s;
+                default -> zero.blend(1f, positive).blend(-1f, negative);
+            });
+            positiveSum = positiveSum.add(zero.blend(t, positive));
+            negativeSum = negativeSum.add(zero.blend(t, negative));
+            if (p.normalize) {
+                positiveWeight = positiveWeight.add(zero.blend(p.weights[j], positive));
+                negativeWeight = negativeWeight.add(zero.blend(p.weights[j], negative));
+            }
+        }
+        VectorMask<Float> elected = vote.compare(VectorOperators.GE, 0f);
+        FloatVector mixed = negativeSum.blend(positiveSum, elected);
+        if (!p.normalize) return mixed;
+        FloatVector divisor = negativeWeight.blend(positiveWeight, elected);
+        divisor = divisor.blend(1f, divisor.abs().compare(VectorOperators.LT, 1e-8f));
+        return mixed.div(divisor);
+    }
+
+    /** t_j = w_j * s_j. */
+    private static FloatVector weighted(ResolvedTaskArithmetic p, int j, MemorySegment data, int type,
+                                        FloatVector b, long i) {
+        return sparsified(p, j, VectorCodecs.load(data, type, i).sub(b), i).mul(p.weights[j]);
+    }
+
+    /** s_j: the kept deltas (divided by the density if rescaled), +0 elsewhere; as ScalarKernel.sparsify. */
+    private static FloatVector sparsified(ResolvedTaskArithmetic p, int j, FloatVector d, long i) {
+        int kind = p.kind[j];
+        FloatVector kept = p.rescale[j] ? d.div(p.density[j]) : d;
+        if (kind == ResolvedTaskArithmetic.KEEP_ALL) return kept;
+        VectorMask<Integer> keep = kind == ResolvedTaskArithmetic.RANDOM
+                ? dareKeep(i, p.k0[j], p.k1[j], p.randomThreshold[j])
+                : magnitudeKeep(d, i, p.magnitudeBits[j], p.tieCutoff[j]);
+        return FloatVector.zero(F).blend(kept, keep.cast(F));
+    }
+
+    /** u(i) < threshold, unsigned, for i in [i, i + N) (which must not cross a multiple of 2^32). */
+    private static VectorMask<Integer> dareKeep(long i, int k0, int k1, int threshold) {
+        IntVector lo = IOTA.add((int) i);
+        IntVector u = lowbias32(lowbias32(lo.lanewise(VectorOperators.XOR, k0))
+                .lanewise(VectorOperators.XOR, k1 ^ (int) (i >>> 32)));
+        // Unsigned compare as signed after flipping the top bit of both sides.
+        return u.lanewise(VectorOperators.XOR, Integer.MIN_VALUE)
+                .compare(VectorOperators.LT, threshold ^ Integer.MIN_VALUE);
+    }
+
+    private static IntVector lowbias32(IntVector x) {
+        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16)).mul(0x21F0AAAD);
+        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15)).mul(0x735A2D97);
+        return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15));
+    }
+
+    /** a > bits, or a == bits and index < tieCutoff, with a = |d|'s raw bits. */
+    private static VectorMask<Integer> magnitudeKeep(FloatVector d, long i, int bits, long tieCutoff) {
+        IntVector a = d.reinterpretAsInts().and(0x7FFFFFFF);
+        int tieLanes = (int) Math.clamp(tieCutoff - i, 0, N);
+        return a.compare(VectorOperators.GT, bits)
+                .or(a.compare(VectorOperators.EQ, bits).and(IOTA.compare(VectorOperators.LT, tieLanes)));
+    }
+
+    @Override
+    public void linear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
+        float[] w = op.weights();
+        Views.checkModels(models, w.length, start, count);
+        Views.checkMergeable(out, "output", start, count);
+        if (w.length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        float divisor = ScalarKernel.linearDivisor(op);
+        if (!vectorAccessible(out) || !vectorAccessible(models)) {
+            ScalarKernel.linearRange(w, divisor, models, out, start, start + count);
+            return;
+        }
+        MemorySegment[] data = new MemorySegment[w.length];
+        int[] types = new int[w.length];
+        for (int j = 0; j < w.length; j++) {
+            data[j] = models[j].data();
+            types[j] = VectorCodecs.code(models[j].dtype());
+        }
+        boolean normalize = op.normalize();
+        int outType = VectorCodecs.code(out.dtype());
+        int k = 0;
+        for (; k <= count - N; k += N) {
+            long i = start + k;
+            FloatVector acc = VectorCodecs.load(data[0], types[0], i).mul(w[0]);
+            for (int j = 1; j < w.length; j++) {
+                acc = acc.add(VectorCodecs.load(data[j], types[j], i).mul(w[j]));
+            }
+            if (normalize) acc = acc.div(divisor);
+            VectorCodecs.store(acc, out.data(), outType, i);
+        }
+        ScalarKernel.linearRange(w, divisor, models, out, start + k, start + count);
+    }
+
+    @Override
+    public void convert(TensorView in, TensorView out, long start, int count) {
+        Views.checkMergeable(in, "input", start, count);
+        Views.checkMergeable(out, "output", start, count);
+        int k = 0;
+        if (vectorAccessible(in, out)) {
+            int inType = VectorCodecs.code(in.dtype());
+            int outType = VectorCodecs.code(out.dtype());
+            for (; k <= count - N; k += N) {
+                long i = start + k;
+                VectorCodecs.store(VectorCodecs.load(in.data(), inType, i), out.data(), outType, i);
+            }
+        }
+        ScalarKernel.convertRange(in, out, start + k, start + count);
+    }
+
+    /** The Vector API reads native segments and heap segments over byte[] only. */
+    private static boolean vectorAccessible(TensorView... views) {
+        for (TensorView v : views) {
+            MemorySegment data = v.data();
+            if (!data.isNative() && !(data.heapBase().orElse(null) instanceof byte[])) return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
+        MagnitudeSelection.histogramHigh(base, model, start, count, histogram);
+    }
+
+    @Override
+    public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
+                                     long[] histogram) {
+        MagnitudeSelection.histogramLow(base, model, high, start, count, histogram);
+    }
+
+    @Override
+    public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
+        return MagnitudeSelection.countEqual(base, model, bits, start, count);
+    }
+
+    @Override
+    public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
+        return MagnitudeSelection.indexOfNthEqual(base, model, bits, n, start, count);
+    }
+}

@@ -1,0 +1,100 @@
+package io.mergestream.recipe;
+
+import io.mergestream.recipe.MethodSpec.Sparsification;
+import io.mergestream.recipe.ParameterDef.NumberRange;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The merge methods mergestream runs, with their parameters and defaults (spec/merge-semantics.md), and the
+ * rest of mergekit's catalogue, which is recognised so that users learn it is planned rather than misspelt.
+ *
+ * <p>Parameters, all as in mergekit unless noted:
+ * <ul>
+ *   <li>per model: {@code weight} (required), and for the sparsifying methods {@code density} (default 1,
+ *       within (0, 1]);</li>
+ *   <li>merge-wide: {@code normalize} (linear and ties default true, the others false), {@code lambda}
+ *       (default 1, task-arithmetic family), {@code rescale} (dare_*: true, ties: false; {@code rescale: l1}
+ *       is recognised but not supported yet), {@code int8_mask} (accepted and ignored: it only changes
+ *       mergekit's mask memory, never the result);</li>
+ *   <li>{@code sign_election} (ties and dare_ties: {@code weighted_sum} (default), {@code sum} or
+ *       {@code count}) is a mergestream name: mergekit has no recipe parameter for the election (its
+ *       {@code consensus_method} is fixed per method, and equals {@code weighted_sum}); the name and words
+ *       follow merge-semantics.md.</li>
+ * </ul>
+ * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are rejected as
+ * unknown for that method rather than silently dropped.
+ */
+public final class MethodCatalog {
+
+    private static final ParameterDef WEIGHT = ParameterDef.requiredNumber("weight");
+    private static final ParameterDef DENSITY = ParameterDef.number("density", 1.0, NumberRange.DENSITY);
+    private static final ParameterDef LAMBDA = ParameterDef.number("lambda", 1.0, NumberRange.FINITE);
+    private static final ParameterDef INT8_MASK = ParameterDef.flag("int8_mask", false);
+    private static final ParameterDef SIGN_ELECTION =
+            ParameterDef.choice("sign_election", "weighted_sum", "weighted_sum", "sum", "count");
+
+    private static ParameterDef normalize(boolean byDefault) {
+        return ParameterDef.flag("normalize", byDefault);
+    }
+
+    private static ParameterDef rescale(boolean byDefault) {
+        return ParameterDef.flag("rescale", byDefault, "l1");
+    }
+
+    private static final Map<String, MethodSpec> SUPPORTED = index(
+            new MethodSpec("linear", false, Sparsification.NONE, false,
+                    List.of(WEIGHT), List.of(normalize(true))),
+            new MethodSpec("task_arithmetic", true, Sparsification.NONE, false,
+                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK)),
+            new MethodSpec("ties", true, Sparsification.MAGNITUDE, true,
+                    List.of(WEIGHT, DENSITY), List.of(normalize(true), rescale(false), LAMBDA, INT8_MASK,
+                            SIGN_ELECTION)),
+            new MethodSpec("dare_linear", true, Sparsification.RANDOM, false,
+                    List.of(WEIGHT, DENSITY), List.of(normalize(false), rescale(true), LAMBDA, INT8_MASK)),
+            new MethodSpec("dare_ties", true, Sparsification.RANDOM, true,
+                    List.of(WEIGHT, DENSITY), List.of(normalize(false), rescale(true), LAMBDA, INT8_MASK,
+                            SIGN_ELECTION)));
+
+    /** In merge-semantics.md's catalogue, not implemented yet. */
+    private static final List<String> PLANNED = List.of(
+            "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "slerp", "nuslerp", "multislerp",
+            "karcher", "model_stock", "sce", "nearswap", "ram", "ramplus_tl", "passthrough");
+
+    private MethodCatalog() {}
+
+    public static Optional<MethodSpec> find(String name) {
+        return Optional.ofNullable(SUPPORTED.get(name));
+    }
+
+    public static List<String> supportedNames() {
+        return List.copyOf(SUPPORTED.keySet());
+    }
+
+    public static List<String> plannedNames() {
+        return PLANNED;
+    }
+
+    /**
+     * The method's spec, or the problem to report: planned-but-missing and unknown names differ. The problem
+     * text names the key itself ("merge_method 'slerp' ..."), so it is reported without a key path prefix.
+     */
+    static MethodSpec lookup(String name, RecipeErrors errors) {
+        return find(name).orElseThrow(() -> PLANNED.contains(name)
+                ? errors.at(KeyPath.root(), "merge_method '" + name + "' is not supported yet (supported: "
+                        + String.join(", ", supportedNames()) + ")")
+                : errors.at(KeyPath.root(), "unknown merge_method '" + name + "' (known: "
+                        + String.join(", ", Stream.concat(supportedNames().stream(), PLANNED.stream()).toList())
+                        + ")"));
+    }
+
+    private static Map<String, MethodSpec> index(MethodSpec... specs) {
+        Map<String, MethodSpec> map = new LinkedHashMap<>();
+        for (MethodSpec s : specs) map.put(s.name(), s);
+        return map;
+    }
+}

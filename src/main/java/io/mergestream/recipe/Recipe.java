@@ -1,0 +1,152 @@
+package io.mergestream.recipe;
+
+import io.mergestream.tensor.DType;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.regex.Pattern;
+
+/**
+ * A validated mergekit recipe. Everything that can be checked without opening a checkpoint has been:
+ * the method and its parameters, types and ranges, the base model, duplicates, dtypes, the seed and the
+ * {@code exclude} regexes. Load one with {@link #load(Path)}.
+ *
+ * @param method           the merge method ({@link MethodSpec#name()} is {@code merge_method} as written)
+ * @param baseModel        {@code base_model} as written
+ * @param models           the {@code models:} entries in recipe order (the base may be among them)
+ * @param parameters       the global {@code parameters:} block
+ * @param seed             the DARE mask seed, a 64-bit unsigned integer held in a long's bits
+ *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
+ * @param exclude          regexes anchored at the start of tensor names, see {@link #isExcluded(String)}
+ * @param yaml             the recipe text exactly as read, for the output's model card
+ * @param path             the recipe file
+ */
+public record Recipe(
+        MethodSpec method,
+        Optional<String> baseModel,
+        List<ModelEntry> models,
+        Parameters parameters,
+        Optional<DType> dtype,
+        Optional<DType> outDtype,
+        Optional<String> tokenizerSource,
+        long seed,
+        List<Pattern> exclude,
+        String yaml,
+        Path path) {
+
+    private static final Pattern HUB_NAME =
+            Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?");
+
+    public Recipe {
+        models = List.copyOf(models);
+        exclude = List.copyOf(exclude);
+    }
+
+    /** Reads and validates a recipe file; every problem is a one-line {@link io.mergestream.MergestreamException}. */
+    public static Recipe load(Path file) {
+        return RecipeParser.parse(file);
+    }
+
+    /** Validates recipe text as if read from {@code file} (which names it in errors and anchors relative paths). */
+    public static Recipe parse(String yaml, Path file) {
+        return RecipeParser.parse(yaml, file);
+    }
+
+    public String methodName() {
+        return method.name();
+    }
+
+    public boolean isBase(ModelEntry entry) {
+        return baseModel.filter(entry.model()::equals).isPresent();
+    }
+
+    /** The {@code models} entries other than the base model, in recipe order. */
+    public List<ModelEntry> fineTunes() {
+        return models.stream().filter(m -> !isBase(m)).toList();
+    }
+
+    /**
+     * The position of a fine-tune among the non-base models in recipe order: the model ordinal {@code m} of
+     * the DARE mask (spec/dare-mask.md).
+     */
+    public int fineTuneIndex(ModelEntry entry) {
+        int i = fineTunes().indexOf(entry);
+        if (i < 0) throw new IllegalArgumentException("'" + entry.model() + "' is not a fine-tune of this recipe");
+        return i;
+    }
+
+    /**
+     * The models the method combines: the fine-tunes for the task-arithmetic family (the base is the reference),
+     * every {@code models} entry for linear (as in mergekit, a listed base is averaged like any other model).
+     */
+    public List<ModelEntry> mergedModels() {
+        return method.needsBase() ? fineTunes() : models;
+    }
+
+    /** Resolves a model's parameters: its own, then the global ones, then the method's defaults. */
+    public ParameterResolver parametersFor(ModelEntry entry) {
+        if (!models.contains(entry)) throw new IllegalArgumentException("'" + entry.model() + "' is not in this recipe");
+        return new ParameterResolver(method, Optional.of(entry), parameters, errors());
+    }
+
+    /** Resolves merge-wide parameters (normalize, lambda, rescale, sign_election): global, then defaults. */
+    public ParameterResolver mergeParameters() {
+        return new ParameterResolver(method, Optional.empty(), parameters, errors());
+    }
+
+    /** True if the tensor is taken from the base unchanged: some {@code exclude} regex matches its start. */
+    public boolean isExcluded(String tensorName) {
+        return exclude.stream().anyMatch(p -> p.matcher(tensorName).lookingAt());
+    }
+
+    /**
+     * Linear with {@code normalize} divides by the sum of the weights; a zero sum is a recipe error (mergekit
+     * writes inf). Checked at load time when no weight depends on the tensor; the planner calls this per tensor
+     * otherwise. Sums below 1e-8 in magnitude count as zero, as the task-arithmetic divisor does.
+     */
+    public void checkLinearDivisor(String tensorName, OptionalInt layer, int numLayers) {
+        if (method.needsBase() || !mergeParameters().resolveBoolean("normalize", tensorName)) return;
+        double sum = 0;
+        for (ModelEntry m : mergedModels()) sum += parametersFor(m).resolveNumber("weight", tensorName, layer, numLayers);
+        if (Math.abs(sum) < 1e-8) {
+            String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
+            throw errors().at(KeyPath.root().key("models"), "the weights sum to " + sum + tensor
+                    + " and linear with normalize divides by that sum: change a weight or set normalize: false");
+        }
+    }
+
+    /**
+     * Where a local model lives: an absolute path as is; a relative one against the current directory if it
+     * exists there, else against the recipe's directory (so a recipe next to its models runs from anywhere).
+     * When neither exists the current-directory path is returned, for the planner's "not found" message.
+     */
+    public Path resolveModelPath(String model) {
+        return resolveModelPath(model, Path.of("").toAbsolutePath());
+    }
+
+    Path resolveModelPath(String model, Path currentDirectory) {
+        Path p = Path.of(model);
+        if (p.isAbsolute()) return p.normalize();
+        Path fromCwd = currentDirectory.resolve(p).normalize();
+        if (Files.exists(fromCwd)) return fromCwd;
+        Path recipeDir = path.toAbsolutePath().getParent();
+        Path fromRecipe = recipeDir == null ? fromCwd : recipeDir.resolve(p).normalize();
+        return Files.exists(fromRecipe) ? fromRecipe : fromCwd;
+    }
+
+    /**
+     * True for a Hugging Face hub id such as {@code org/name} (optionally {@code @revision}) that is not a
+     * local path: no leading {@code ./} or {@code /}, one slash, and nothing by that name in the current
+     * directory. The planner uses it to say "download it first" instead of "not found".
+     */
+    public static boolean looksLikeHubName(String model) {
+        return HUB_NAME.matcher(model).matches() && !model.contains("..") && !Files.exists(Path.of(model));
+    }
+
+    private RecipeErrors errors() {
+        return new RecipeErrors(path.toString());
+    }
+}

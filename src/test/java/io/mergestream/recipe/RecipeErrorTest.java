@@ -1,0 +1,358 @@
+package io.mergestream.recipe;
+
+import io.mergestream.MergestreamException;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** One test per recipe error: the message is one line, starts with the file and names the key and the problem. */
+class RecipeErrorTest {
+
+    /** A valid dare_ties recipe to break one line at a time. */
+    private static final String DARE = """
+            merge_method: dare_ties
+            base_model: base
+            models:
+              - model: base
+              - model: ft1
+                parameters: {weight: 0.5, density: 0.5}
+              - model: ft2
+                parameters: {weight: 0.5, density: 0.5}
+            """;
+
+    private static void assertError(String yaml, String keyPath, String... problem) {
+        var e = assertThrows(MergestreamException.class, () -> RecipeFixtures.parse(yaml));
+        String m = e.getMessage();
+        assertFalse(m.contains("\n"), "one line: " + m);
+        assertTrue(m.startsWith("recipe.yml: " + keyPath), "names " + keyPath + ": " + m);
+        for (String p : problem) assertTrue(m.contains(p), "mentions '" + p + "': " + m);
+    }
+
+    @Test
+    void theBaseRecipeIsValid() {
+        assertEquals(2, RecipeFixtures.parse(DARE).fineTunes().size());
+    }
+
+    @Test
+    void invalidYaml() {
+        assertError("merge_method: [linear\nmodels: x\n", "", "not valid YAML", "line ");
+    }
+
+    @Test
+    void emptyRecipe() {
+        assertError("# nothing\n", "", "empty");
+    }
+
+    @Test
+    void recipeThatIsNotAMapping() {
+        assertError("- linear\n", "", "mapping");
+    }
+
+    @Test
+    void duplicateYamlKey() {
+        assertError(DARE + "merge_method: ties\n", "", "merge_method");
+    }
+
+    @Test
+    void missingMergeMethod() {
+        assertError("models: [{model: a, parameters: {weight: 1}}]\n", "merge_method: ", "missing");
+    }
+
+    @Test
+    void unknownMergeMethod() {
+        assertError(DARE.replace("dare_ties", "dare_tie"), "unknown merge_method 'dare_tie'", "known: linear, task_arithmetic", "slerp");
+    }
+
+    @Test
+    void plannedMergeMethodIsNotSupportedYet() {
+        assertError(DARE.replace("dare_ties", "slerp"), "merge_method 'slerp' is not supported yet", "supported: linear, task_arithmetic, ties, dare_linear, dare_ties");
+    }
+
+    @Test
+    void unknownTopLevelKey() {
+        assertError(DARE + "random_seed: 42\n", "random_seed: ", "unknown key", "allowed: merge_method", "seed", "exclude");
+    }
+
+    @Test
+    void slicesAreNotSupportedYet() {
+        assertError(DARE + "slices: []\n", "slices: ", "is not supported yet by mergestream");
+    }
+
+    @Test
+    void tokenizerIsNotSupportedYet() {
+        assertError(DARE + "tokenizer: {source: union}\n", "tokenizer: ", "is not supported yet by mergestream");
+    }
+
+    @Test
+    void chatTemplateIsNotSupportedYet() {
+        assertError(DARE + "chat_template: chatml\n", "chat_template: ", "is not supported yet by mergestream");
+    }
+
+    @Test
+    void unknownKeyInAModelEntry() {
+        assertError(DARE.replace("  - model: ft2\n", "  - model: ft2\n    layer_range: [0, 4]\n"),
+                "models[2].layer_range: ", "unknown key", "allowed: model, parameters");
+    }
+
+    @Test
+    void missingModels() {
+        assertError("merge_method: linear\n", "models: ", "missing");
+    }
+
+    @Test
+    void emptyModels() {
+        assertError("merge_method: linear\nmodels: []\n", "models: ", "empty");
+    }
+
+    @Test
+    void modelsNotAList() {
+        assertError("merge_method: linear\nmodels: a\n", "models: ", "must be a list");
+    }
+
+    @Test
+    void modelEntryWithoutModel() {
+        assertError("merge_method: linear\nmodels:\n  - parameters: {weight: 1}\n", "models[0].model: ", "missing");
+    }
+
+    @Test
+    void modelThatIsNotAString() {
+        assertError("merge_method: linear\nmodels:\n  - model: 3\n", "models[0].model: ", "must be a string");
+    }
+
+    @Test
+    void loraAdapterReference() {
+        assertError(DARE.replace("model: ft1", "model: ft1+my/lora"), "models[1].model: ", "LoRA", "not support");
+    }
+
+    @Test
+    void missingBaseModelForTheTaskArithmeticFamily() {
+        assertError("merge_method: task_arithmetic\nmodels: [{model: a, parameters: {weight: 1}}]\n",
+                "base_model: ", "missing", "task_arithmetic", "base model");
+    }
+
+    @Test
+    void baseModelThatIsNotAString() {
+        assertError(DARE.replace("base_model: base", "base_model: [base]"), "base_model: ", "must be a string");
+    }
+
+    @Test
+    void duplicateModels() {
+        assertError(DARE.replace("model: ft2", "model: ft1"), "models[2]: ", "'ft1' is listed twice", "models[1]");
+    }
+
+    @Test
+    void parametersOnTheBaseModel() {
+        assertError(DARE.replace("  - model: base\n", "  - model: base\n    parameters: {weight: 1}\n"),
+                "models[0].parameters: ", "base model", "no effect");
+    }
+
+    @Test
+    void onlyTheBaseModelListed() {
+        assertError("merge_method: ties\nbase_model: b\nmodels: [b]\n", "models: ", "only the base model");
+    }
+
+    @Test
+    void missingWeight() {
+        assertError(DARE.replace("{weight: 0.5, density: 0.5}\n  - model: ft2", "{density: 0.5}\n  - model: ft2"),
+                "models[1].parameters.weight: ", "missing", "'ft1'");
+    }
+
+    @Test
+    void missingWeightInAPlainStringModel() {
+        assertError("merge_method: linear\nmodels: [a]\n", "models[0].parameters.weight: ", "missing");
+    }
+
+    @Test
+    void densityAboveOne() {
+        assertError(DARE.replace("density: 0.5}\n  - model: ft2", "density: 1.5}\n  - model: ft2"),
+                "models[1].parameters.density: ", "1.5 is outside (0, 1]");
+    }
+
+    @Test
+    void densityZero() {
+        assertError(DARE.replace("density: 0.5}\n  - model: ft2", "density: 0}\n  - model: ft2"),
+                "models[1].parameters.density: ", "0 is outside (0, 1]");
+    }
+
+    @Test
+    void densityGradientAnchorOutOfRange() {
+        assertError(DARE.replace("density: 0.5}\n  - model: ft2", "density: [1, 0.5, -0.2]}\n  - model: ft2"),
+                "models[1].parameters.density[2]: ", "-0.2 is outside (0, 1]");
+    }
+
+    @Test
+    void densityOutOfRangeInsideAFilter() {
+        assertError(DARE + "parameters:\n  density:\n    - filter: mlp\n      value: [0.5, 2]\n",
+                "parameters.density[0].value[1]: ", "2 is outside (0, 1]");
+    }
+
+    @Test
+    void weightThatIsNotANumber() {
+        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: abc, density: 0.5}\n  - model: ft2"),
+                "models[1].parameters.weight: ", "'abc' is not a number");
+    }
+
+    @Test
+    void weightThatIsNotFinite() {
+        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 1e999, density: 0.5}\n  - model: ft2"),
+                "models[1].parameters.weight: ", "not a finite number");
+    }
+
+    @Test
+    void emptyGradient() {
+        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: [], density: 0.5}\n  - model: ft2"),
+                "models[1].parameters.weight: ", "empty list");
+    }
+
+    @Test
+    void parameterWithoutValue() {
+        assertError(DARE + "parameters:\n  lambda:\n", "parameters.lambda: ", "no value");
+    }
+
+    @Test
+    void parametersThatAreNotAMapping() {
+        assertError(DARE + "parameters: [normalize]\n", "parameters: ", "mapping");
+    }
+
+    @Test
+    void normalizeThatIsNotABoolean() {
+        assertError(DARE + "parameters: {normalize: sometimes}\n", "parameters.normalize: ", "'sometimes' is not true or false");
+    }
+
+    @Test
+    void normalizeAsAGradient() {
+        assertError(DARE + "parameters: {normalize: [true, false]}\n", "parameters.normalize: ", "not a list");
+    }
+
+    @Test
+    void rescaleL1IsNotSupportedYet() {
+        assertError(DARE + "parameters: {rescale: l1}\n", "parameters.rescale: l1 is not supported yet");
+    }
+
+    @Test
+    void signElectionWithAnUnknownWord() {
+        assertError(DARE + "parameters: {sign_election: majority}\n", "parameters.sign_election: ",
+                "'majority' is not one of weighted_sum, sum, count");
+    }
+
+    @Test
+    void signElectionOnAMethodWithoutConsensus() {
+        assertError(DARE.replace("dare_ties", "dare_linear") + "parameters: {sign_election: sum}\n",
+                "parameters.sign_election: ", "unknown parameter for dare_linear");
+    }
+
+    @Test
+    void misspeltModelParameter() {
+        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, densty: 0.5}\n  - model: ft2"),
+                "models[1].parameters.densty: ", "unknown parameter for dare_ties", "allowed: weight, density");
+    }
+
+    @Test
+    void densityWithAMethodThatDoesNotSparsify() {
+        assertError("""
+                merge_method: task_arithmetic
+                base_model: b
+                models: [{model: a, parameters: {weight: 1, density: 0.5}}]
+                """, "models[0].parameters.density: ", "unknown parameter for task_arithmetic", "allowed: weight");
+    }
+
+    @Test
+    void mergeWideParameterGivenPerModel() {
+        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, normalize: true}\n  - model: ft2"),
+                "models[1].parameters.normalize: ", "applies to the whole merge", "top-level parameters");
+    }
+
+    @Test
+    void unknownKeyInACondition() {
+        assertError(DARE + "parameters:\n  weight:\n    - filter: mlp\n      val: 1\n",
+                "parameters.weight[0].val: ", "unknown key", "allowed: filter, value");
+    }
+
+    @Test
+    void conditionWithoutValue() {
+        assertError(DARE + "parameters:\n  weight:\n    - filter: mlp\n", "parameters.weight[0].value: ", "missing");
+    }
+
+    @Test
+    void filterThatIsNotAString() {
+        assertError(DARE + "parameters:\n  weight:\n    - {filter: [mlp], value: 1}\n",
+                "parameters.weight[0].filter: ", "substring");
+    }
+
+    @Test
+    void unknownDtype() {
+        assertError(DARE + "dtype: bfloat17\n", "dtype: ", "'bfloat17'", "allowed: bfloat16, float16, float32");
+    }
+
+    @Test
+    void dtypeThatIsNotAFloat() {
+        assertError(DARE + "dtype: int8\n", "dtype: ", "'int8' is not a float type");
+    }
+
+    @Test
+    void unknownOutDtype() {
+        assertError(DARE + "out_dtype: fp8\n", "out_dtype: ", "'fp8'");
+    }
+
+    @Test
+    void badRegexInExclude() {
+        assertError(DARE + "exclude: [\"lm_head\", \"classifier(\"]\n", "exclude[1]: ", "'classifier(' is not a valid regex");
+    }
+
+    @Test
+    void excludeThatIsNotAList() {
+        assertError(DARE + "exclude: classifier\n", "exclude: ", "must be a list");
+    }
+
+    @Test
+    void seedThatIsNotAnInteger() {
+        assertError(DARE + "seed: forty-two\n", "seed: ", "'forty-two' is not an integer");
+    }
+
+    @Test
+    void seedThatIsAFraction() {
+        assertError(DARE + "seed: 4.2\n", "seed: ", "4.2 is not an integer");
+    }
+
+    @Test
+    void negativeSeed() {
+        assertError(DARE + "seed: -1\n", "seed: ", "-1 is outside 0 .. 18446744073709551615");
+    }
+
+    @Test
+    void seedAbove64Bits() {
+        assertError(DARE + "seed: 18446744073709551616\n", "seed: ", "is outside");
+    }
+
+    @Test
+    void linearWeightsSummingToZeroWithNormalize() {
+        assertError("""
+                merge_method: linear
+                models:
+                  - {model: a, parameters: {weight: 0.5}}
+                  - {model: b, parameters: {weight: -0.5}}
+                """, "models: ", "weights sum to 0", "normalize");
+    }
+
+    @Test
+    void linearWeightsSummingToZeroForOneTensorIsReportedByThePlannerCheck() {
+        Recipe r = RecipeFixtures.parse("""
+                merge_method: linear
+                models:
+                  - {model: a, parameters: {weight: [{filter: mlp, value: -1}, {value: 1}]}}
+                  - {model: b, parameters: {weight: 1}}
+                """);
+        r.checkLinearDivisor("model.layers.0.self_attn.q_proj.weight", java.util.OptionalInt.of(0), 2);
+        var e = assertThrows(MergestreamException.class,
+                () -> r.checkLinearDivisor("model.layers.0.mlp.up_proj.weight", java.util.OptionalInt.of(0), 2));
+        assertTrue(e.getMessage().startsWith("recipe.yml: models: the weights sum to 0"), e.getMessage());
+        assertTrue(e.getMessage().contains("'model.layers.0.mlp.up_proj.weight'"), e.getMessage());
+    }
+
+    @Test
+    void unreadableFile() {
+        var e = assertThrows(MergestreamException.class,
+                () -> Recipe.load(java.nio.file.Path.of("/nonexistent/recipe.yml")));
+        assertTrue(e.getMessage().startsWith("/nonexistent/recipe.yml: cannot read"), e.getMessage());
+    }
+}
