@@ -1,0 +1,104 @@
+package io.mergestream.cli;
+
+import io.mergestream.engine.MemoryStats;
+import io.mergestream.engine.MergeEngine;
+import io.mergestream.engine.ModelCard;
+import io.mergestream.engine.Progress;
+import io.mergestream.format.ShardSize;
+import io.mergestream.kernel.Kernels;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.plan.MergePlan;
+import io.mergestream.plan.Planner;
+import io.mergestream.plan.TensorJob;
+import io.mergestream.recipe.Recipe;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code mergestream merge RECIPE -o OUT}: runs a mergekit recipe as a stream. */
+@Command(name = "merge", mixinStandardHelpOptions = true,
+        description = "Merges models as a mergekit YAML recipe says, streaming every tensor into OUT.")
+final class MergeCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "RECIPE", description = "mergekit YAML recipe.")
+    Path recipePath;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
+    Path out;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--seed", paramLabel = "S", description = "DARE mask seed (overrides the recipe's `seed`, default 0).")
+    Long seed;
+
+    @Option(names = "--out-shard-size", paramLabel = "SIZE", description = "Largest output shard (default 5GB; K/M/G suffixes).")
+    String shardSize = "5GB";
+
+    @Option(names = "--dry-run", description = "Validate and print the plan; write nothing.")
+    boolean dryRun;
+
+    @Option(names = "--force", description = "Replace a non-empty output directory.")
+    boolean force;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
+    boolean quiet;
+
+    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector or scalar.")
+    String kernelName = "auto";
+
+    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
+            description = "Elements per chunk (output is identical for any value).")
+    int chunkElements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (threads < 1) throw new io.mergestream.MergestreamException("--threads must be at least 1");
+        if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
+        long maxShard = ShardSize.parse(shardSize);
+        Recipe recipe = Recipe.load(recipePath);
+        long s = seed != null ? seed : recipe.seed();
+        MergeKernel kernel = Kernels.byName(kernelName);
+        try (MergePlan plan = Planner.plan(recipe, s)) {
+            if (dryRun) {
+                printPlan(spec.commandLine().getOut(), plan);
+                return 0;
+            }
+            MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
+                    Progress.detect(quiet), System.err);
+            MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, new ModelCard(Version.current()));
+            MemoryStats m = sum.memory();
+            System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
+                            + "read %.2f GB, wrote %.2f GB in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
+                    sum.tensors(), plan.method().name(), kernel.name(), threads, out, sum.bytesRead() / 1e9,
+                    sum.bytesWritten() / 1e9, sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
+                    m.peakHeapBytes() >> 20);
+        }
+        return 0;
+    }
+
+    private static void printPlan(PrintWriter out, MergePlan plan) {
+        out.printf("method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
+        if (plan.base() != null) out.printf("base     %s%n", plan.base().name());
+        plan.fineTunes().forEach(m -> out.printf("model    %s%n", m.name()));
+        for (TensorJob j : plan.jobs()) {
+            String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
+                    : plan.method().name() + " -> " + j.outDtype();
+            out.printf("  %-60s %-22s %-18s read %s write %s%n", j.name(), action,
+                    java.util.Arrays.toString(j.shape()), Bytes.human(j.inputBytes()), Bytes.human(j.outputBytes()));
+        }
+        out.printf("tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
+                plan.jobs().size() - plan.mergedTensors());
+        out.printf("read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
+        out.flush();
+    }
+}

@@ -1,0 +1,112 @@
+package io.mergestream.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * Runs work over the elements of one tensor in fixed-size chunks on a fixed pool of threads. Chunk
+ * boundaries depend only on the chunk size, never on the thread count, and every chunk writes only its own
+ * output elements, so the output is identical whatever the threads; reductions keep one accumulator per
+ * thread and are combined with exact (integer) operations, so their results are too.
+ */
+public final class ChunkRunner implements AutoCloseable {
+
+    /** Work on elements {@code [start, start + count)}. */
+    @FunctionalInterface
+    public interface ChunkTask {
+        void run(long start, int count);
+    }
+
+    /** Work on a range that accumulates into a per-thread state. */
+    @FunctionalInterface
+    public interface ChunkReduction<S> {
+        void run(S state, long start, int count);
+    }
+
+    private final int threads;
+    private final int chunkElements;
+    private final ExecutorService pool;
+
+    public ChunkRunner(int threads, int chunkElements) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1");
+        if (chunkElements < 1) throw new IllegalArgumentException("chunk size must be >= 1");
+        this.threads = threads;
+        this.chunkElements = chunkElements;
+        this.pool = threads == 1 ? null : Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "mergestream-worker");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public int chunkElements() {
+        return chunkElements;
+    }
+
+    /** Runs {@code task} on every chunk of {@code [0, elements)} and waits for all of them. */
+    public void forEachChunk(long elements, ChunkTask task) {
+        reduce(elements, () -> null, (ignored, start, count) -> task.run(start, count));
+    }
+
+    /**
+     * Runs {@code task} on every chunk, each thread accumulating into its own state from {@code newState};
+     * returns the states (one per thread that ran) for the caller to combine.
+     */
+    public <S> List<S> reduce(long elements, Supplier<S> newState, ChunkReduction<S> task) {
+        long chunks = (elements + chunkElements - 1) / chunkElements;
+        AtomicLong next = new AtomicLong();
+        int workers = (int) Math.min(threads, Math.max(chunks, 1));
+        List<S> states = new ArrayList<>();
+        if (workers == 1) {
+            S state = newState.get();
+            drain(elements, chunks, next, state, task);
+            states.add(state);
+            return states;
+        }
+        List<Future<S>> futures = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+            futures.add(pool.submit(() -> {
+                S state = newState.get();
+                drain(elements, chunks, next, state, task);
+                return state;
+            }));
+        }
+        for (Future<S> f : futures) {
+            try {
+                states.add(f.get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (ExecutionException e) {
+                futures.forEach(x -> x.cancel(true));
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                if (e.getCause() instanceof Error err) throw err;
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+        return states;
+    }
+
+    private <S> void drain(long elements, long chunks, AtomicLong next, S state, ChunkReduction<S> task) {
+        for (long c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement()) {
+            long start = c * chunkElements;
+            int count = (int) Math.min(chunkElements, elements - start);
+            task.run(state, start, count);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) pool.shutdownNow();
+    }
+}

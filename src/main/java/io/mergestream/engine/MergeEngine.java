@@ -1,0 +1,117 @@
+package io.mergestream.engine;
+
+import io.mergestream.format.ModelFiles;
+import io.mergestream.format.OutputDirectory;
+import io.mergestream.format.OutputLayout;
+import io.mergestream.format.StoredTensor;
+import io.mergestream.format.safetensors.ShardedWriter;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.TensorView;
+import io.mergestream.method.ChunkOp;
+import io.mergestream.method.MergeInputs;
+import io.mergestream.plan.MergePlan;
+import io.mergestream.plan.TensorJob;
+import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs a {@link MergePlan}: lays out the output shards, then streams every tensor through the kernels, chunk
+ * by chunk on a fixed pool of threads, straight into the mapped output; finally writes config, tokenizer,
+ * model card and recipe and moves the finished directory into place. Tensors are processed one after the
+ * other (a method's reduction pass must finish before its map pass), each on all threads.
+ */
+public final class MergeEngine {
+
+    /** How to run: threads, chunk size (elements), kernel, shard size, progress display. */
+    public record Options(int threads, int chunkElements, MergeKernel kernel, long maxShardBytes,
+                          Progress.Mode progress, PrintStream err) {
+        public static final int DEFAULT_CHUNK_ELEMENTS = 1 << 16;
+    }
+
+    /** What a run did, for the summary line. */
+    public record Summary(int tensors, long bytesRead, long bytesWritten, double seconds, MemoryStats memory) {
+        public double inputGbPerSecond() {
+            return bytesRead / 1e9 / Math.max(seconds, 1e-9);
+        }
+    }
+
+    private MergeEngine() {}
+
+    /** Merges into {@code out} atomically: on any failure nothing is left at {@code out}. */
+    public static Summary run(MergePlan plan, Path out, boolean force, Options o, ModelCard card) {
+        long t0 = System.nanoTime();
+        try (OutputDirectory dir = OutputDirectory.prepare(out, force, plan.inputPaths())) {
+            OutputLayout layout = OutputLayout.plan(layoutEntries(plan), o.maxShardBytes());
+            try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
+                 ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
+                 Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
+                writeTensors(plan, writer, runner, o.kernel(), progress);
+                writer.finish();
+            }
+            ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype());
+            card.write(dir.staging(), plan);
+            dir.commit();
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Summary(plan.jobs().size(), plan.inputBytes(), plan.outputBytes(), secs, MemoryStats.now());
+    }
+
+    static List<OutputLayout.Entry> layoutEntries(MergePlan plan) {
+        List<OutputLayout.Entry> entries = new ArrayList<>();
+        for (TensorJob j : plan.jobs()) entries.add(new OutputLayout.Entry(j.name(), j.outDtype(), j.shape()));
+        return entries;
+    }
+
+    /** Computes every job's output tensor into the writer's mapped shards. */
+    public static void writeTensors(MergePlan plan, ShardedWriter writer, ChunkRunner runner, MergeKernel kernel,
+                                    Progress progress) {
+        for (TensorJob job : plan.jobs()) {
+            progress.startTensor(job.name());
+            TensorView out = new TensorView(writer.segment(job.name()), job.outDtype());
+            long elements = job.elements();
+            if (elements > 0) {
+                double bytesPerElement = (double) job.inputBytes() / elements;
+                ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job, out)
+                        : plan.method().prepare(job.name(), job.params(), inputs(job, out), kernel, runner);
+                runner.forEachChunk(elements, (start, count) -> {
+                    op.run(kernel, start, count);
+                    progress.add((long) (count * bytesPerElement));
+                });
+            }
+            progress.finishTensor();
+        }
+    }
+
+    private static ChunkOp copyOp(TensorJob job, TensorView out) {
+        TensorView in = new TensorView(job.source().data(), job.source().info().dtype());
+        if (in.dtype() != out.dtype()) {
+            return (k, start, count) -> k.convert(in, out, start, count);
+        }
+        int size = in.dtype().byteSize();
+        return (k, start, count) -> MemorySegment.copy(in.data(), start * size, out.data(), start * size,
+                (long) count * size);
+    }
+
+    private static MergeInputs inputs(TensorJob job, TensorView out) {
+        long n = job.elements();
+        TensorView base = job.base() == null ? null : view(job.base(), n);
+        TensorView[] models = new TensorView[job.models().size()];
+        long[] valid = new long[models.length];
+        for (int j = 0; j < models.length; j++) {
+            StoredTensor m = job.models().get(j);
+            models[j] = view(m, n);
+            valid[j] = models[j].elements();
+        }
+        return new MergeInputs(base, models, valid, out);
+    }
+
+    /** The tensor's bytes, cut to at most {@code elements} elements (a model with more vocabulary rows). */
+    private static TensorView view(StoredTensor t, long elements) {
+        MemorySegment data = t.data();
+        long bytes = Math.min(data.byteSize(), elements * t.info().dtype().byteSize());
+        return new TensorView(data.asSlice(0, bytes), t.info().dtype());
+    }
+}

@@ -1,0 +1,21 @@
+package io.mergestream.method;
+
+import io.mergestream.engine.ChunkRunner;
+import io.mergestream.kernel.LinearOp;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.plan.TensorParams;
+
+/** {@code linear}: the weighted average of the models' parameters (Wortsman et al., model soups). */
+public final class Linear implements MergeMethod {
+
+    @Override
+    public String name() {
+        return "linear";
+    }
+
+    @Override
+    public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        LinearOp op = new LinearOp(p.weights().clone(), p.normalize());
+        return (k, start, count) -> k.linear(op, in.models(), in.out(), start, count);
+    }
+}

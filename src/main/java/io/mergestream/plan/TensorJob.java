@@ -1,0 +1,38 @@
+package io.mergestream.plan;
+
+import io.mergestream.format.StoredTensor;
+import io.mergestream.tensor.DType;
+import java.util.List;
+
+/**
+ * What to do for one output tensor. A copy takes {@code source} (usually the base's tensor) and converts it
+ * to the output dtype if needed; a merge combines {@code base} and {@code models} (in fine-tune order) with
+ * the plan's method and {@code params}.
+ */
+public record TensorJob(String name, DType outDtype, long[] shape, Kind kind, StoredTensor source,
+                        StoredTensor base, List<StoredTensor> models, TensorParams params) {
+
+    public enum Kind { COPY, MERGE }
+
+    public static TensorJob copy(String name, DType outDtype, StoredTensor source) {
+        return new TensorJob(name, outDtype, source.info().shape(), Kind.COPY, source, null, List.of(), null);
+    }
+
+    public long elements() {
+        long n = 1;
+        for (long d : shape) n *= d;
+        return n;
+    }
+
+    public long outputBytes() {
+        return elements() * outDtype.byteSize();
+    }
+
+    /** Bytes this job reads from the inputs. */
+    public long inputBytes() {
+        if (kind == Kind.COPY) return source.info().byteSize();
+        long n = base == null ? 0 : base.info().byteSize();
+        for (StoredTensor m : models) n += m.info().byteSize();
+        return n;
+    }
+}

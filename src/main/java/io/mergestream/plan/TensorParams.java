@@ -1,0 +1,16 @@
+package io.mergestream.plan;
+
+import io.mergestream.kernel.Consensus;
+
+/**
+ * A merge method's parameters resolved for one tensor (gradients and filters already applied). Per-model
+ * arrays are in fine-tune order; {@code ordinals[j]} is fine-tune j's position among the recipe's non-base
+ * models, the DARE mask's model number.
+ */
+public record TensorParams(float[] weights, double[] densities, int[] ordinals, boolean rescale,
+                           boolean normalize, float lambda, Consensus consensus, long seed) {
+
+    public int models() {
+        return weights.length;
+    }
+}
