@@ -1,0 +1,171 @@
+package io.mergestream.cli;
+
+import io.mergestream.MergestreamException;
+import io.mergestream.format.ShardSize;
+import io.mergestream.tensor.DType;
+import io.mergestream.testdata.FamilyGenerator;
+import io.mergestream.testdata.FamilySpec;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** Writes a deterministic family of synthetic models (a base and fine-tunes) for tests and benchmarks. */
+@Command(name = "testdata", mixinStandardHelpOptions = true,
+        description = {"Writes a deterministic homologous model family: OUT/base and OUT/ft1 ... OUT/ftK "
+                + "(safetensors, config.json, tokenizer stand-ins) and OUT/family.json.",
+                "Same options and seed give byte-identical files, whatever the thread count."})
+final class TestdataCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "OUT", description = "Output directory of the family.")
+    Path out;
+
+    @Option(names = "--arch", paramLabel = "llama|bert", defaultValue = "llama", description = "Architecture (default: ${DEFAULT-VALUE}).")
+    String arch;
+
+    @Option(names = "--fine-tunes", paramLabel = "K", description = "Number of fine-tunes (default 3).")
+    Integer fineTunes;
+
+    @Option(names = "--dtype", paramLabel = "bf16|f16|f32", description = "Tensor dtype (default bf16 for llama, f32 for bert).")
+    String dtype;
+
+    @Option(names = "--layers", paramLabel = "N", description = "Hidden layers.")
+    Integer layers;
+
+    @Option(names = "--hidden", paramLabel = "N", description = "Hidden size.")
+    Integer hidden;
+
+    @Option(names = "--intermediate", paramLabel = "N", description = "MLP intermediate size.")
+    Integer intermediate;
+
+    @Option(names = "--vocab", paramLabel = "N", description = "Vocabulary size.")
+    Integer vocab;
+
+    @Option(names = "--heads", paramLabel = "N", description = "Attention heads (hidden must be a multiple).")
+    Integer heads;
+
+    @Option(names = "--kv-heads", paramLabel = "N", description = "Llama key/value heads (default: --heads).")
+    Integer kvHeads;
+
+    @Option(names = "--positions", paramLabel = "N", description = "max_position_embeddings (BERT's position table rows).")
+    Integer positions;
+
+    @Option(names = "--size", paramLabel = "SIZE",
+            description = "Target tensor bytes per model, e.g. 1GB: picks hidden, intermediate, heads and layers "
+                    + "(not combinable with those options).")
+    String size;
+
+    @Option(names = "--deltas", paramLabel = "sft|large", defaultValue = "sft",
+            description = "Fine-tune deltas: sft (Laplace, b=0.0015) or large (normal, median |delta| 0.03).")
+    String deltas;
+
+    @Option(names = "--unrelated-base", description = "Fine-tunes derive from another random base than the one written.")
+    boolean unrelatedBase;
+
+    @Option(names = "--out-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest shard (default: ${DEFAULT-VALUE}); bigger models get shards and an index.")
+    String shardSize;
+
+    @Option(names = "--shard-only", paramLabel = "MODEL", split = ",",
+            description = "Apply --out-shard-size only to these models (e.g. ft2); the others are single files.")
+    List<String> shardOnly = List.of();
+
+    @Option(names = "--labels", paramLabel = "N", split = ",",
+            description = "BERT fine-tune label counts, cycled (default 2,3,1 as SST-2, MNLI, STS-B).")
+    List<Integer> labels;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Generator threads (default: available processors).")
+    Integer threads;
+
+    @Option(names = "--force", description = "Replace OUT if it exists and is not empty.")
+    boolean force;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        FamilyGenerator gen;
+        try {
+            FamilySpec s = buildSpec();
+            gen = threads == null ? new FamilyGenerator(s) : new FamilyGenerator(s, threads);
+        } catch (IllegalArgumentException e) {
+            throw new MergestreamException("testdata: " + e.getMessage());
+        }
+        FamilySpec r = gen.spec();
+        PrintWriter pw = spec.commandLine().getOut();
+        pw.printf("%s family: %d layers, hidden %d, intermediate %d, vocab %d, heads %d/%d, %s, %s deltas%s, seed %d%n",
+                r.architecture().name().toLowerCase(), r.layers(), r.hidden(), r.intermediate(), r.vocab(), r.heads(),
+                r.kvHeads(), r.dtype().torchName(), r.deltas().name().toLowerCase(),
+                r.unrelatedBase() ? ", unrelated base" : "", r.seed());
+        pw.flush();
+        FamilyGenerator.Result res = gen.generate(out, force);
+        for (FamilyGenerator.ModelResult m : res.models()) {
+            pw.printf("  %-6s %4d tensors  %3d shard%s  %s%n", m.name(), m.tensors(), m.shards(),
+                    m.shards() == 1 ? " " : "s", Bytes.human(m.bytes()));
+        }
+        pw.printf("wrote %d models, %d tensors, %s (%,d bytes of tensor data) to %s in %.2f s (%.0f MB/s, %d threads)%n",
+                res.models().size(), res.tensors(), Bytes.human(res.bytes()), res.bytes(), res.directory(),
+                res.seconds(), res.megabytesPerSecond(), gen.threads());
+        pw.flush();
+        return 0;
+    }
+
+    FamilySpec buildSpec() {
+        FamilySpec.Architecture a;
+        try {
+            a = FamilySpec.Architecture.parse(arch);
+        } catch (IllegalArgumentException e) {
+            throw new MergestreamException("--arch: expected llama or bert, not '" + arch + "'");
+        }
+        FamilySpec s = FamilySpec.of(a);
+        try {
+            s = s.withDeltas(FamilySpec.DeltaKind.parse(deltas));
+        } catch (IllegalArgumentException e) {
+            throw new MergestreamException("--deltas: expected sft or large, not '" + deltas + "'");
+        }
+        if (dtype != null) {
+            DType d = DType.fromUserName(dtype).filter(t -> t == DType.BF16 || t == DType.F16 || t == DType.F32)
+                    .orElseThrow(() -> new MergestreamException("--dtype: expected bf16, f16 or f32, not '" + dtype + "'"));
+            s = s.withDtype(d);
+        }
+        if (fineTunes != null) s = s.withFineTunes(fineTunes);
+        if (vocab != null) s = s.withVocab(vocab);
+        if (positions != null) s = s.withPositions(positions);
+        if (labels != null) s = s.withLabels(labels);
+        if (size != null) {
+            if (layers != null || hidden != null || intermediate != null || heads != null || kvHeads != null) {
+                throw new MergestreamException("--size picks layers, hidden, intermediate and heads: do not give them too");
+            }
+            s = s.withTargetBytes(parseSize("--size", size));
+        } else {
+            if (layers != null) s = s.withLayers(layers);
+            if (hidden != null) s = s.withHidden(hidden);
+            if (intermediate != null) s = s.withIntermediate(intermediate);
+            if (heads != null) s = s.withHeads(heads);
+            if (kvHeads != null) s = s.withKvHeads(kvHeads);
+        }
+        s = s.withUnrelatedBase(unrelatedBase).withShardBytes(ShardSize.parse(shardSize))
+                .withShardedModels(shardOnly).withSeed(seed);
+        for (String m : shardOnly) {
+            if (!s.modelNames().contains(m)) throw new MergestreamException("--shard-only: no model '" + m + "' in " + s.modelNames());
+        }
+        return s;
+    }
+
+    private static long parseSize(String option, String text) {
+        try {
+            return ShardSize.parse(text);
+        } catch (MergestreamException e) {
+            throw new MergestreamException(e.getMessage().replace("--out-shard-size", option));
+        }
+    }
+}
