@@ -23,6 +23,14 @@ public final class Main {
         return commandLine().execute(args);
     }
 
+    /** As {@link #run(String...)}, printing to {@code out} and {@code err} instead of the console (for tests). */
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        return cl.execute(args);
+    }
+
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {

@@ -83,7 +83,9 @@ public final class Checkpoint implements AutoCloseable {
             }
             String file = e.getValue().textValue();
             Path shard = dir.resolve(file).normalize();
-            if (!shard.startsWith(dir.normalize())) {
+            // Compare absolute paths: Path.of(".").normalize() is the empty path, which no shard path starts with.
+            Path base = dir.toAbsolutePath().normalize();
+            if (!base.resolve(file).normalize().startsWith(base)) {
                 throw new FormatException(index, e.getKey(), "weight_map points outside the model directory: " + file);
             }
             if (!Files.isRegularFile(shard)) {

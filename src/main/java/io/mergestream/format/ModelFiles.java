@@ -34,6 +34,8 @@ public final class ModelFiles {
             JsonNode node = Json.read(config);
             if (node instanceof ObjectNode obj) {
                 obj.put("torch_dtype", dtype.torchName());
+                // transformers >= 4.56 writes "dtype" (and reads it first): a stale one would win.
+                if (obj.has("dtype")) obj.put("dtype", dtype.torchName());
                 Json.writePretty(out.resolve(CONFIG), obj);
                 copied.add(CONFIG);
             } else {

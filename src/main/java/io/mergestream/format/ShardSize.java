@@ -1,6 +1,8 @@
 package io.mergestream.format;
 
 import io.mergestream.MergestreamException;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -22,11 +24,12 @@ public final class ShardSize {
             throw new MergestreamException("--out-shard-size: cannot read '" + text + "' (use e.g. 5GB, 500M, 2GiB or a byte count)");
         }
         int power = m.group(2) == null ? 0 : " KMGT".indexOf(m.group(2).charAt(0));
-        double base = "I".equals(m.group(3)) ? 1024 : 1000;
-        double bytes = Double.parseDouble(m.group(1)) * Math.pow(base, power);
-        if (bytes < 1 || bytes > Long.MAX_VALUE / 2) {
+        BigDecimal base = BigDecimal.valueOf("I".equals(m.group(3)) ? 1024 : 1000);
+        // Exact decimal arithmetic: in doubles 2.01 * 1000 is 2009.999..., which truncated to 2009 bytes.
+        BigDecimal bytes = new BigDecimal(m.group(1)).multiply(base.pow(power)).setScale(0, RoundingMode.FLOOR);
+        if (bytes.compareTo(BigDecimal.ONE) < 0 || bytes.compareTo(BigDecimal.valueOf(Long.MAX_VALUE / 2)) > 0) {
             throw new MergestreamException("--out-shard-size: " + text + " is out of range");
         }
-        return (long) bytes;
+        return bytes.longValueExact();
     }
 }

@@ -75,14 +75,21 @@ public record SafetensorsHeader(List<TensorInfo> tensors, Map<String, String> me
         if (text.isEmpty() || text.charAt(0) != '{') {
             throw new FormatException(file, "header is not a JSON object (it must start with '{')");
         }
-        try {
-            return STRICT_JSON.readTree(text);
+        try (JsonParser parser = STRICT_JSON.createParser(text)) {
+            JsonNode root = STRICT_JSON.readTree(parser);
+            if (parser.nextToken() != null) {
+                // The reference parser (serde_json::from_str) accepts only whitespace after the object.
+                throw new FormatException(file, "header is not valid JSON: unexpected text after the header object");
+            }
+            return root;
         } catch (JsonProcessingException e) {
             String msg = e.getOriginalMessage();
             if (msg.startsWith("Duplicate field")) {
                 throw new FormatException(file, "header has a duplicate tensor name: " + msg.substring(msg.indexOf('\'')));
             }
             throw new FormatException(file, "header is not valid JSON: " + firstLine(msg));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
