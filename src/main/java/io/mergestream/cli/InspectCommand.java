@@ -11,6 +11,7 @@ import io.mergestream.tensor.TensorInfo;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -69,23 +70,23 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private void printText(PrintWriter out, Checkpoint ckpt, Summary s) {
-        out.printf("model       %s%n", ckpt.location());
-        out.printf("shards      %d%n", ckpt.shards().size());
+        out.printf(Locale.ROOT, "model       %s%n", ckpt.location());
+        out.printf(Locale.ROOT, "shards      %d%n", ckpt.shards().size());
         for (SafetensorsFile f : ckpt.shards()) {
-            out.printf("  %-40s %5d tensors  %s%n", f.path().getFileName(), f.tensors().size(), Bytes.human(f.fileSize()));
+            out.printf(Locale.ROOT, "  %-40s %5d tensors  %s%n", f.path().getFileName(), f.tensors().size(), Bytes.human(f.fileSize()));
         }
-        out.printf("tensors     %d%n", ckpt.tensorCount());
-        out.printf("parameters  %,d (%s)%n", s.parameters(), Bytes.count(s.parameters()));
+        out.printf(Locale.ROOT, "tensors     %d%n", ckpt.tensorCount());
+        out.printf(Locale.ROOT, "parameters  %,d (%s)%n", s.parameters(), Bytes.count(s.parameters()));
         for (Map.Entry<DType, long[]> e : s.perDtype().entrySet()) {
-            out.printf("  %-8s %5d tensors  %,15d parameters  %s%n", e.getKey(), e.getValue()[0], e.getValue()[1],
+            out.printf(Locale.ROOT, "  %-8s %5d tensors  %,15d parameters  %s%n", e.getKey(), e.getValue()[0], e.getValue()[1],
                     Bytes.human(e.getValue()[2]));
         }
-        out.printf("total size  %s (%,d bytes of tensor data)%n", Bytes.human(s.bytes()), s.bytes());
+        out.printf(Locale.ROOT, "total size  %s (%,d bytes of tensor data)%n", Bytes.human(s.bytes()), s.bytes());
         if (tensors) {
             out.println();
             for (StoredTensor t : ckpt.tensors()) {
                 TensorInfo i = t.info();
-                out.printf("%-60s %-8s %-20s %s%n", i.name(), i.dtype(), i.shapeString(), t.shard().path().getFileName());
+                out.printf(Locale.ROOT, "%-60s %-8s %-20s %s%n", i.name(), i.dtype(), i.shapeString(), t.shard().path().getFileName());
             }
         }
     }
