@@ -53,6 +53,7 @@ public final class FamilyGenerator {
 
     private final FamilySpec spec;
     private final int threads;
+    private final int chunkBytes;
 
     public FamilyGenerator(FamilySpec spec) {
         this(spec, Runtime.getRuntime().availableProcessors());
@@ -60,9 +61,16 @@ public final class FamilyGenerator {
 
     /** {@code spec} is {@linkplain FamilySpec#resolve() resolved}; {@code threads} is the pool size (>= 1). */
     public FamilyGenerator(FamilySpec spec, int threads) {
+        this(spec, threads, CHUNK_BYTES);
+    }
+
+    /** With another chunk size, for tests: the output must not depend on it. */
+    FamilyGenerator(FamilySpec spec, int threads, int chunkBytes) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1");
+        if (chunkBytes < 4) throw new IllegalArgumentException("chunkBytes must be >= 4");
         this.spec = spec.resolve();
         this.threads = threads;
+        this.chunkBytes = chunkBytes;
     }
 
     /** The resolved spec (concrete dimensions). */
@@ -169,7 +177,7 @@ public final class FamilyGenerator {
 
     private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ExecutorService pool) {
         int size = spec.dtype().byteSize();
-        long perChunk = CHUNK_BYTES / size;
+        long perChunk = chunkBytes / size;
         List<Chunk> chunks = new ArrayList<>();
         for (TensorSpec t : specs) {
             Source src = Source.of(spec, k, t);

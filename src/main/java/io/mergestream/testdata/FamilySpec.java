@@ -244,7 +244,8 @@ public record FamilySpec(
      * hidden h is a multiple of 64, heads = h/64 (head size 64, no grouped-query attention), intermediate =
      * 8h/3 rounded up to a multiple of 64 for LLAMA (SwiGLU) and 4h for BERT. First h is the largest for
      * which a model with h/64 layers (at least 1) stays within T (at least 64); then the number of layers is
-     * the one (at least 1) that brings the base model's tensor bytes nearest to T.
+     * the one (at least 1) that brings the base model's tensor bytes nearest to T. A target below the
+     * smallest such model (h = 64, one layer: the embeddings dominate) gives that smallest model.
      */
     public FamilySpec resolve() {
         if (targetBytes <= 0) return validate();
