@@ -78,9 +78,9 @@ final class MergeCommand implements Callable<Integer> {
             MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, new ModelCard(Version.current()));
             MemoryStats m = sum.memory();
             System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
-                            + "read %.2f GB, wrote %.2f GB in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
-                    sum.tensors(), plan.method().name(), kernel.name(), threads, out, sum.bytesRead() / 1e9,
-                    sum.bytesWritten() / 1e9, sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
+                            + "read %s, wrote %s in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
+                    sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
+                    Bytes.human(sum.bytesWritten()), sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
                     m.peakHeapBytes() >> 20);
         }
         return 0;
