@@ -74,6 +74,11 @@ public final class VectorKernel implements MergeKernel {
      * encode. Written as one method on purpose: C2 inlines a limited depth of calls, and a vector that
      * crosses a call it did not inline is boxed on the heap, which makes SIMD slower than scalar code.
      * The per-vector steps it calls are tiny or Vector API methods (always inlined).
+     *
+     * <p>Known gap: on JDK 25 / AVX-512, -XX:+PrintInlining still shows some calls here not inlined
+     * (NodeCountInliningCutoff on VectorCodecs.store, "callee is too large" at early compiles) and GC logs
+     * show allocation, i.e. some vectors are still boxed; splitting per output dtype did not help. Next:
+     * one loop per (consensus, output dtype) pair, checked with JMH.
      */
     private static void fusedRange(ResolvedTaskArithmetic p, int election, TensorView base, TensorView[] models,
                                    TensorView out, MemorySegment[] data, int[] types, long start, int count) {
