@@ -58,19 +58,37 @@ public final class VectorKernel implements MergeKernel {
             data[j] = models[j].data();
             types[j] = VectorCodecs.code(models[j].dtype());
         }
-        MemorySegment baseData = base.data();
-        MemorySegment outData = out.data();
-        int baseType = VectorCodecs.code(base.dtype());
-        int outType = VectorCodecs.code(out.dtype());
         int election = switch (p.consensus) {
             case NONE -> 0;
             case WEIGHTED_SUM -> WEIGHTED_SUM;
             case SUM -> SUM;
             case COUNT -> COUNT;
         };
+        fusedRange(p, election, base, models, out, data, types, start, count);
+        int k = count - count % N;
+        ScalarKernel.taskArithmeticRange(p, base, models, out, start + k, start + count);
+    }
+
+    /**
+     * The whole vectors of [start, start + count): every step of the op order on N lanes, decode to
+     * encode. Written as one method on purpose: C2 inlines a limited depth of calls, and a vector that
+     * crosses a call it did not inline is boxed on the heap, which makes SIMD slower than scalar code.
+     * The per-vector steps it calls are tiny or Vector API methods (always inlined).
+     *
+     * <p>Known gap: on JDK 25 / AVX-512, -XX:+PrintInlining still shows some calls here not inlined
+     * (NodeCountInliningCutoff on VectorCodecs.store, "callee is too large" at early compiles) and GC logs
+     * show allocation, i.e. some vectors are still boxed; splitting per output dtype did not help. Next:
+     * one loop per (consensus, output dtype) pair, checked with JMH.
+     */
+    private static void fusedRange(ResolvedTaskArithmetic p, int election, TensorView base, TensorView[] models,
+                                   TensorView out, MemorySegment[] data, int[] types, long start, int count) {
+        MemorySegment baseData = base.data(), outData = out.data();
+        int baseType = VectorCodecs.code(base.dtype()), outType = VectorCodecs.code(out.dtype());
         boolean random = p.anyRandom();
-        int k = 0;
-        for (; k <= count - N; k += N) {
+        boolean normalize = p.normalize;
+        float constantDivisor = p.constantDivisor;
+        FloatVector zero = FloatVector.zero(F);
+        for (int k = 0; k <= count - N; k += N) {
             long i = start + k;
             // The DARE hash takes hi32(i) as one broadcast; a vector whose indices cross a multiple of 2^32
             // (once per 4 G elements) goes through the scalar path instead.
@@ -79,97 +97,69 @@ public final class VectorKernel implements MergeKernel {
                 continue;
             }
             FloatVector b = VectorCodecs.load(baseData, baseType, i);
-            FloatVector mixed = election == 0
-                    ? sumWithoutConsensus(p, data, types, b, i)
-                    : sumWithConsensus(p, election, data, types, b, i);
+            IntVector lo = IOTA.add((int) i);
+            int hi = (int) (i >>> 32);
+            // Without consensus, mixed is the plain sum; with it, the sums of the positive and of the
+            // negative t_j are both kept, and the election picks one at the end: sum_j (a_j ? t_j : 0) is
+            // exactly one of them, in the same j order and with the same +0 terms as the scalar loop.
+            FloatVector mixed = zero, vote = zero, positiveSum = zero, negativeSum = zero;
+            FloatVector positiveWeight = zero, negativeWeight = zero;
+            for (int j = 0; j < p.models; j++) {
+                FloatVector d = VectorCodecs.load(data[j], types[j], i).sub(b);
+                // s_j: the kept deltas (divided by the density if rescaled), +0 elsewhere.
+                FloatVector s = p.rescale[j] ? d.div(p.density[j]) : d;
+                int kind = p.kind[j];
+                if (kind == ResolvedTaskArithmetic.RANDOM) {
+                    IntVector u = lowbias32(lowbias32(lo.lanewise(VectorOperators.XOR, p.k0[j]))
+                            .lanewise(VectorOperators.XOR, p.k1[j] ^ hi));
+                    // u < threshold unsigned: signed compare after flipping both top bits.
+                    VectorMask<Integer> keep = u.lanewise(VectorOperators.XOR, Integer.MIN_VALUE)
+                            .compare(VectorOperators.LT, p.randomThreshold[j] ^ Integer.MIN_VALUE);
+                    s = zero.blend(s, keep.cast(F));
+                } else if (kind == ResolvedTaskArithmetic.MAGNITUDE) {
+                    IntVector a = d.reinterpretAsInts().and(0x7FFFFFFF);
+                    int bits = p.magnitudeBits[j];
+                    int tieLanes = Math.clamp(p.tieCutoff[j] - i, 0, N);
+                    VectorMask<Integer> keep = a.compare(VectorOperators.GT, bits).or(
+                            a.compare(VectorOperators.EQ, bits).and(IOTA.compare(VectorOperators.LT, tieLanes)));
+                    s = zero.blend(s, keep.cast(F));
+                }
+                FloatVector t = s.mul(p.weights[j]);
+                if (election == 0) {
+                    mixed = j == 0 ? t : mixed.add(t);
+                    continue;
+                }
+                VectorMask<Float> positive = t.compare(VectorOperators.GT, 0f);
+                VectorMask<Float> negative = t.compare(VectorOperators.LT, 0f);
+                vote = vote.add(election == WEIGHTED_SUM ? t
+                        : election == SUM ? s
+                        : zero.blend(1f, positive).blend(-1f, negative));
+                positiveSum = positiveSum.add(zero.blend(t, positive));
+                negativeSum = negativeSum.add(zero.blend(t, negative));
+                if (normalize) {
+                    positiveWeight = positiveWeight.add(zero.blend(p.weights[j], positive));
+                    negativeWeight = negativeWeight.add(zero.blend(p.weights[j], negative));
+                }
+            }
+            if (election == 0) {
+                if (normalize) mixed = mixed.div(constantDivisor);
+            } else {
+                VectorMask<Float> elected = vote.compare(VectorOperators.GE, 0f);
+                mixed = negativeSum.blend(positiveSum, elected);
+                if (normalize) {
+                    FloatVector divisor = negativeWeight.blend(positiveWeight, elected);
+                    divisor = divisor.blend(1f, divisor.abs().compare(VectorOperators.LT, 1e-8f));
+                    mixed = mixed.div(divisor);
+                }
+            }
             VectorCodecs.store(mixed.mul(p.lambda).add(b), outData, outType, i);
         }
-        ScalarKernel.taskArithmeticRange(p, base, models, out, start + k, start + count);
-    }
-
-    /** mixed = ((t_0 + t_1) + t_2) ..., normalized by the constant divisor. */
-    private static FloatVector sumWithoutConsensus(ResolvedTaskArithmetic p, MemorySegment[] data, int[] types,
-                                                   FloatVector b, long i) {
-        FloatVector mixed = weighted(p, 0, data[0], types[0], b, i);
-        for (int j = 1; j < p.models; j++) {
-            mixed = mixed.add(weighted(p, j, data[j], types[j], b, i));
-        }
-        return p.normalize ? mixed.div(p.constantDivisor) : mixed;
-    }
-
-    /**
-     * The agreeing sums for both possible signs in one pass, so no t_j is kept past its own step:
-     * sum_j (a_j ? t_j : 0) is the sum of the positive t_j when the elected sign is +1 and of the negative
-     * ones otherwise, in the same j order and with the same +0 terms as the scalar loop.
-     */
-    private static FloatVector sumWithConsensus(ResolvedTaskArithmetic p, int election, MemorySegment[] data,
-                                                int[] types, FloatVector b, long i) {
-        FloatVector zero = FloatVector.zero(F);
-        FloatVector vote = zero, positiveSum = zero, negativeSum = zero, positiveWeight = zero, negativeWeight = zero;
-        for (int j = 0; j < p.models; j++) {
-            FloatVector s = sparsified(p, j, VectorCodecs.load(data[j], types[j], i).sub(b), i);
-            FloatVector t = s.mul(p.weights[j]);
-            VectorMask<Float> positive = t.compare(VectorOperators.GT, 0f);
-            VectorMask<Float> negative = t.compare(VectorOperators.LT, 0f);
-            vote = vote.add(switch (election) {
-                case WEIGHTED_SUM -> t;
-                case SUM -> s;
-                default -> zero.blend(1f, positive).blend(-1f, negative);
-            });
-            positiveSum = positiveSum.add(zero.blend(t, positive));
-            negativeSum = negativeSum.add(zero.blend(t, negative));
-            if (p.normalize) {
-                positiveWeight = positiveWeight.add(zero.blend(p.weights[j], positive));
-                negativeWeight = negativeWeight.add(zero.blend(p.weights[j], negative));
-            }
-        }
-        VectorMask<Float> elected = vote.compare(VectorOperators.GE, 0f);
-        FloatVector mixed = negativeSum.blend(positiveSum, elected);
-        if (!p.normalize) return mixed;
-        FloatVector divisor = negativeWeight.blend(positiveWeight, elected);
-        divisor = divisor.blend(1f, divisor.abs().compare(VectorOperators.LT, 1e-8f));
-        return mixed.div(divisor);
-    }
-
-    /** t_j = w_j * s_j. */
-    private static FloatVector weighted(ResolvedTaskArithmetic p, int j, MemorySegment data, int type,
-                                        FloatVector b, long i) {
-        return sparsified(p, j, VectorCodecs.load(data, type, i).sub(b), i).mul(p.weights[j]);
-    }
-
-    /** s_j: the kept deltas (divided by the density if rescaled), +0 elsewhere; as ScalarKernel.sparsify. */
-    private static FloatVector sparsified(ResolvedTaskArithmetic p, int j, FloatVector d, long i) {
-        int kind = p.kind[j];
-        FloatVector kept = p.rescale[j] ? d.div(p.density[j]) : d;
-        if (kind == ResolvedTaskArithmetic.KEEP_ALL) return kept;
-        VectorMask<Integer> keep = kind == ResolvedTaskArithmetic.RANDOM
-                ? dareKeep(i, p.k0[j], p.k1[j], p.randomThreshold[j])
-                : magnitudeKeep(d, i, p.magnitudeBits[j], p.tieCutoff[j]);
-        return FloatVector.zero(F).blend(kept, keep.cast(F));
-    }
-
-    /** u(i) < threshold, unsigned, for i in [i, i + N) (which must not cross a multiple of 2^32). */
-    private static VectorMask<Integer> dareKeep(long i, int k0, int k1, int threshold) {
-        IntVector lo = IOTA.add((int) i);
-        IntVector u = lowbias32(lowbias32(lo.lanewise(VectorOperators.XOR, k0))
-                .lanewise(VectorOperators.XOR, k1 ^ (int) (i >>> 32)));
-        // Unsigned compare as signed after flipping the top bit of both sides.
-        return u.lanewise(VectorOperators.XOR, Integer.MIN_VALUE)
-                .compare(VectorOperators.LT, threshold ^ Integer.MIN_VALUE);
     }
 
     private static IntVector lowbias32(IntVector x) {
         x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16)).mul(0x21F0AAAD);
         x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15)).mul(0x735A2D97);
         return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15));
-    }
-
-    /** a > bits, or a == bits and index < tieCutoff, with a = |d|'s raw bits. */
-    private static VectorMask<Integer> magnitudeKeep(FloatVector d, long i, int bits, long tieCutoff) {
-        IntVector a = d.reinterpretAsInts().and(0x7FFFFFFF);
-        int tieLanes = (int) Math.clamp(tieCutoff - i, 0, N);
-        return a.compare(VectorOperators.GT, bits)
-                .or(a.compare(VectorOperators.EQ, bits).and(IOTA.compare(VectorOperators.LT, tieLanes)));
     }
 
     @Override
