@@ -183,22 +183,22 @@ public final class ScalarKernel implements MergeKernel {
 
     @Override
     public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        MagnitudeSelection.histogramHigh(base, model, start, count, histogram);
+        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
     }
 
     @Override
     public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
                                      long[] histogram) {
-        MagnitudeSelection.histogramLow(base, model, high, start, count, histogram);
+        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
     }
 
     @Override
     public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return MagnitudeSelection.countEqual(base, model, bits, start, count);
+        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
     }
 
     @Override
     public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return MagnitudeSelection.indexOfNthEqual(base, model, bits, n, start, count);
+        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
     }
 }

@@ -7,7 +7,7 @@ import static io.mergestream.kernel.vector.Lanes.N;
 
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.LinearOp;
-import io.mergestream.kernel.MagnitudeSelection;
+import io.mergestream.kernel.AbsDeltaCounts;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
 import io.mergestream.kernel.ScalarKernel;
@@ -221,22 +221,22 @@ public final class VectorKernel implements MergeKernel {
 
     @Override
     public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        MagnitudeSelection.histogramHigh(base, model, start, count, histogram);
+        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
     }
 
     @Override
     public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
                                      long[] histogram) {
-        MagnitudeSelection.histogramLow(base, model, high, start, count, histogram);
+        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
     }
 
     @Override
     public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return MagnitudeSelection.countEqual(base, model, bits, start, count);
+        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
     }
 
     @Override
     public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return MagnitudeSelection.indexOfNthEqual(base, model, bits, n, start, count);
+        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
     }
 }

@@ -1,11 +1,11 @@
 package io.mergestream.kernel;
 
 /**
- * The counting passes of the exact magnitude selection (TIES trim), shared by every kernel: they run once
+ * The counting passes of the exact magnitude selection (TIES trim, see method.MagnitudeSelection), shared by every kernel: they run once
  * or twice per tensor and are bound by memory, so one plain loop serves all.
  */
-public final class MagnitudeSelection {
-    private MagnitudeSelection() {}
+public final class AbsDeltaCounts {
+    private AbsDeltaCounts() {}
 
     /** floatToRawIntBits(|x - b|) with the sign cleared: for non-negative floats, int order is value order. */
     public static int absDeltaBits(TensorView base, TensorView model, long i) {
