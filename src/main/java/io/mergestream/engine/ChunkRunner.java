@@ -55,7 +55,12 @@ public final class ChunkRunner implements AutoCloseable {
 
     /** Runs {@code task} on every chunk of {@code [0, elements)} and waits for all of them. */
     public void forEachChunk(long elements, ChunkTask task) {
-        reduce(elements, () -> null, (ignored, start, count) -> task.run(start, count));
+        forEachChunk(elements, chunkElements, task);
+    }
+
+    /** As {@link #forEachChunk(long, ChunkTask)} with chunks of {@code size} elements instead of the default. */
+    public void forEachChunk(long elements, int size, ChunkTask task) {
+        reduce(elements, size, () -> null, (ignored, start, count) -> task.run(start, count));
     }
 
     /**
@@ -63,13 +68,18 @@ public final class ChunkRunner implements AutoCloseable {
      * returns the states (one per thread that ran) for the caller to combine.
      */
     public <S> List<S> reduce(long elements, Supplier<S> newState, ChunkReduction<S> task) {
+        return reduce(elements, chunkElements, newState, task);
+    }
+
+    private <S> List<S> reduce(long elements, int chunkElements, Supplier<S> newState, ChunkReduction<S> task) {
+        if (chunkElements < 1) throw new IllegalArgumentException("chunk size must be >= 1");
         long chunks = (elements + chunkElements - 1) / chunkElements;
         AtomicLong next = new AtomicLong();
         int workers = (int) Math.min(threads, Math.max(chunks, 1));
         List<S> states = new ArrayList<>();
         if (workers == 1) {
             S state = newState.get();
-            drain(elements, chunks, next, state, task);
+            drain(elements, chunkElements, chunks, next, state, task);
             states.add(state);
             return states;
         }
@@ -77,7 +87,7 @@ public final class ChunkRunner implements AutoCloseable {
         for (int w = 0; w < workers; w++) {
             futures.add(pool.submit(() -> {
                 S state = newState.get();
-                drain(elements, chunks, next, state, task);
+                drain(elements, chunkElements, chunks, next, state, task);
                 return state;
             }));
         }
@@ -97,7 +107,8 @@ public final class ChunkRunner implements AutoCloseable {
         return states;
     }
 
-    private <S> void drain(long elements, long chunks, AtomicLong next, S state, ChunkReduction<S> task) {
+    private static <S> void drain(long elements, int chunkElements, long chunks, AtomicLong next, S state,
+                                  ChunkReduction<S> task) {
         for (long c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement()) {
             long start = c * chunkElements;
             int count = (int) Math.min(chunkElements, elements - start);
