@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.format.MappedPages;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
@@ -68,6 +69,7 @@ public final class MergeEngine {
     /** Computes every job's output tensor into the writer's mapped shards. */
     public static void writeTensors(MergePlan plan, ShardedWriter writer, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
+        boolean evictInputs = inputsExceedMemory(plan);
         for (TensorJob job : plan.jobs()) {
             progress.startTensor(job.name());
             TensorView out = new TensorView(writer.segment(job.name()), job.outDtype());
@@ -81,8 +83,27 @@ public final class MergeEngine {
                     progress.add((long) (count * bytesPerElement));
                 });
             }
+            releasePages(job, out, evictInputs);
             progress.finishTensor();
         }
+    }
+
+    /** Finished tensors leave the resident set; inputs leave the page cache too when they exceed memory. */
+    private static void releasePages(TensorJob job, TensorView out, boolean evictInputs) {
+        if (job.source() != null) job.source().doneReading(evictInputs);
+        if (job.base() != null) job.base().doneReading(evictInputs);
+        for (StoredTensor m : job.models()) m.doneReading(evictInputs);
+        MappedPages.release(out.data());
+    }
+
+    /**
+     * Whether to evict finished inputs from the page cache: only when inputs and output together exceed 60% of
+     * physical memory. Below that, keeping them cached makes the next run over the same models faster.
+     */
+    static boolean inputsExceedMemory(MergePlan plan) {
+        long total = ((com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        return plan.inputBytes() + plan.outputBytes() > 0.6 * total;
     }
 
     private static ChunkOp copyOp(TensorJob job, TensorView out) {

@@ -1,6 +1,7 @@
 package io.mergestream.format.safetensors;
 
 import io.mergestream.format.FormatException;
+import io.mergestream.format.MappedPages;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -70,6 +71,7 @@ public final class SafetensorsFile implements AutoCloseable {
             byte[] json = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
             long dataStart = 8 + headerLength;
             SafetensorsHeader header = SafetensorsHeader.parse(path, json, size - dataStart);
+            MappedPages.sequential(mapping);
             return new SafetensorsFile(path, arena, mapping, dataStart, header);
         } catch (IOException e) {
             arena.close();
@@ -114,6 +116,11 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The tensor's bytes, a read-only slice of the mapping. */
     public MemorySegment data(TensorInfo t) {
         return mapping.asSlice(dataStart + t.begin(), t.byteSize());
+    }
+
+    /** Where the tensor's bytes start in the file. */
+    public long fileOffset(TensorInfo t) {
+        return dataStart + t.begin();
     }
 
     /** The whole mapping, for advice to the OS about pages (madvise). */

@@ -1,0 +1,106 @@
+package io.mergestream.format;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Advice to the operating system about mapped checkpoint pages, through the FFM linker (Linux):
+ * <ul>
+ *   <li>{@link #sequential}: inputs are read front to back, so read ahead aggressively;</li>
+ *   <li>{@link #release}: a finished tensor's pages leave this process's resident set (MADV_DONTNEED). The
+ *       data stays in the page cache — for shared file mappings this drops page-table entries only, dirty
+ *       output pages included, which the kernel still writes back — so RSS stays flat whatever the model size;</li>
+ *   <li>{@link #evict}: a finished input range leaves the page cache too (POSIX_FADV_DONTNEED), used when the
+ *       inputs are larger than memory, so that pages already merged do not crowd out the ones ahead.</li>
+ * </ul>
+ * Advice is best effort: where the calls are unavailable (another OS, native access denied) it does nothing.
+ */
+public final class MappedPages {
+
+    private static final int MADV_SEQUENTIAL = 2;
+    private static final int MADV_DONTNEED = 4;
+    private static final int POSIX_FADV_DONTNEED = 4;
+    private static final int O_RDONLY = 0;
+
+    private static final Calls CALLS = Calls.load().orElse(null);
+
+    private record Calls(MethodHandle madvise, MethodHandle fadvise, MethodHandle open, MethodHandle close, long pageSize) {
+        static Optional<Calls> load() {
+            if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+                return Optional.empty();
+            }
+            try {
+                Linker linker = Linker.nativeLinker();
+                SymbolLookup libc = linker.defaultLookup();
+                MethodHandle madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+                MethodHandle fadvise = linker.downcallHandle(libc.find("posix_fadvise").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+                MethodHandle open = linker.downcallHandle(libc.find("open").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+                MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+                MethodHandle getpagesize = linker.downcallHandle(libc.find("getpagesize").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT));
+                long page = (int) getpagesize.invokeExact();
+                return Optional.of(new Calls(madvise, fadvise, open, close, page));
+            } catch (Throwable e) {
+                // IllegalCallerException when native access is denied, or a missing symbol: advice is optional
+                return Optional.empty();
+            }
+        }
+    }
+
+    private MappedPages() {}
+
+    public static boolean available() {
+        return CALLS != null;
+    }
+
+    /** Hints that the mapping will be read sequentially. */
+    public static void sequential(MemorySegment mapping) {
+        madvise(mapping, MADV_SEQUENTIAL);
+    }
+
+    /** Drops the pages covering {@code slice} from this process's resident set; their data is kept. */
+    public static void release(MemorySegment slice) {
+        madvise(slice, MADV_DONTNEED);
+    }
+
+    /** Drops the file's byte range {@code [offset, offset + length)} from the page cache (clean pages only). */
+    public static void evict(Path file, long offset, long length) {
+        if (CALLS == null || length <= 0) return;
+        try (Arena arena = Arena.ofConfined()) {
+            int fd = (int) CALLS.open().invokeExact(arena.allocateFrom(file.toString()), O_RDONLY);
+            if (fd < 0) return;
+            try {
+                int ignored = (int) CALLS.fadvise().invokeExact(fd, offset, length, POSIX_FADV_DONTNEED);
+            } finally {
+                int ignored = (int) CALLS.close().invokeExact(fd);
+            }
+        } catch (Throwable e) {
+            // best effort
+        }
+    }
+
+    /** Applies advice to the whole pages that the slice touches (the mapping always covers them). */
+    private static void madvise(MemorySegment slice, int advice) {
+        if (CALLS == null || slice.byteSize() == 0) return;
+        long page = CALLS.pageSize();
+        long start = slice.address() & -page;
+        long end = (slice.address() + slice.byteSize() + page - 1) & -page;
+        try {
+            int ignored = (int) CALLS.madvise().invokeExact(MemorySegment.ofAddress(start), end - start, advice);
+        } catch (Throwable e) {
+            // best effort
+        }
+    }
+}
