@@ -25,13 +25,16 @@ public final class OutputDirectory implements AutoCloseable {
     private final Path staging;
     private final boolean replace;
     private final Thread cleanupOnExit;
+    /** Guards the race between commit and an interrupt (Ctrl-C runs the hook while the merge goes on). */
+    private final Object lock = new Object();
     private boolean committed;
+    private boolean aborted;
 
     private OutputDirectory(Path target, Path staging, boolean replace) {
         this.target = target;
         this.staging = staging;
         this.replace = replace;
-        this.cleanupOnExit = new Thread(() -> deleteTree(staging), "mergestream-cleanup");
+        this.cleanupOnExit = new Thread(this::abort, "mergestream-cleanup");
         Runtime.getRuntime().addShutdownHook(cleanupOnExit);
     }
 
@@ -87,18 +90,38 @@ public final class OutputDirectory implements AutoCloseable {
             }
             sync(staging);
             Path old = null;
-            if (replace && Files.exists(target)) {
-                old = target.resolveSibling("." + target.getFileName() + ".old-" + ProcessHandle.current().pid());
-                move(target, old);
+            synchronized (lock) {
+                if (aborted) throw new IllegalStateException("interrupted: " + target + " was not written");
+                if (replace && Files.exists(target)) {
+                    old = target.resolveSibling("." + target.getFileName() + ".old-" + ProcessHandle.current().pid());
+                    move(target, old);
+                }
+                move(staging, target);
+                committed = true;
             }
-            move(staging, target);
             sync(target.getParent());
-            committed = true;
             if (old != null) deleteTree(old);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot move the finished output into " + target + ": " + e.getMessage(), e);
         } finally {
+            removeHook();
+        }
+    }
+
+    /** On interrupt: no commit may follow, and the staging directory goes. */
+    private void abort() {
+        synchronized (lock) {
+            if (committed) return;
+            aborted = true;
+        }
+        deleteTree(staging);
+    }
+
+    private void removeHook() {
+        try {
             Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
+        } catch (IllegalStateException ignored) {
+            // already shutting down: the hook runs (and finds the work committed or aborts it)
         }
     }
 
@@ -106,12 +129,8 @@ public final class OutputDirectory implements AutoCloseable {
     @Override
     public void close() {
         if (!committed) {
-            deleteTree(staging);
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
-            } catch (IllegalStateException ignored) {
-                // already shutting down: the hook does the same
-            }
+            abort();
+            removeHook();
         }
     }
 
