@@ -3,6 +3,8 @@ package io.mergestream.testdata;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
+import io.mergestream.engine.ChunkRunner;
+import io.mergestream.format.MappedPages;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.format.safetensors.ShardedWriter;
@@ -16,12 +18,6 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Writes a deterministic homologous model family: {@code OUT/base} and {@code OUT/ft1 ... OUT/ftK}, each a
@@ -41,7 +37,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  * Every value is a function of (seed, model, tensor name, element index) alone ({@link Values}), so the
  * files are byte-identical whatever the thread count. Data is generated straight into the mapped output in
- * chunks of {@link #CHUNK_BYTES}, by a fixed pool of threads: no tensor is ever held on the heap.
+ * chunks of {@link #CHUNK_BYTES}, by the engine's ChunkRunner: no tensor is ever held on the heap.
  */
 public final class FamilyGenerator {
 
@@ -141,13 +137,9 @@ public final class FamilyGenerator {
         List<ModelResult> models = new ArrayList<>();
         long bytes = 0;
         try (OutputDirectory family = OutputDirectory.prepare(out, force, List.of());
-                ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-                    Thread t = new Thread(r, "mergestream-testdata");
-                    t.setDaemon(true);
-                    return t;
-                })) {
+                ChunkRunner runner = new ChunkRunner(threads, chunkBytes / spec.dtype().byteSize())) {
             for (String model : modelNames()) {
-                ModelResult r = writeModel(family.staging(), model, pool);
+                ModelResult r = writeModel(family.staging(), model, runner);
                 models.add(new ModelResult(r.name(), family.target().resolve(model), r.tensors(), r.shards(), r.bytes()));
                 bytes += r.bytes();
             }
@@ -157,13 +149,13 @@ public final class FamilyGenerator {
         }
     }
 
-    private ModelResult writeModel(Path familyDir, String model, ExecutorService pool) {
+    private ModelResult writeModel(Path familyDir, String model, ChunkRunner runner) {
         int k = modelIndex(model);
         OutputLayout layout = layout(model);
         List<TensorSpec> specs = ModelLayout.tensors(spec, k);
         try (OutputDirectory dir = OutputDirectory.prepare(familyDir.resolve(model), false, List.of())) {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout)) {
-                fill(writer, k, specs, pool);
+                fill(writer, k, specs, runner);
                 writer.finish();
             }
             HfFiles.write(dir.staging(), spec, k);
@@ -172,40 +164,17 @@ public final class FamilyGenerator {
         }
     }
 
-    /** One chunk of one tensor: elements [from, to). */
-    private record Chunk(Source source, MemorySegment segment, long from, long to) {}
-
-    private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ExecutorService pool) {
-        int size = spec.dtype().byteSize();
-        long perChunk = chunkBytes / size;
-        List<Chunk> chunks = new ArrayList<>();
+    /**
+     * Fills every tensor chunk by chunk on the runner's threads; each finished tensor's pages then leave the
+     * resident set (they stay in the page cache and are written back), so memory stays flat.
+     */
+    private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ChunkRunner runner) {
+        DType dtype = spec.dtype();
         for (TensorSpec t : specs) {
             Source src = Source.of(spec, k, t);
             MemorySegment seg = writer.segment(t.name());
-            long n = t.elements();
-            for (long from = 0; from < n; from += perChunk) chunks.add(new Chunk(src, seg, from, Math.min(n, from + perChunk)));
-        }
-        AtomicInteger next = new AtomicInteger();
-        DType dtype = spec.dtype();
-        Callable<Void> worker = () -> {
-            for (int i; (i = next.getAndIncrement()) < chunks.size(); ) {
-                Chunk c = chunks.get(i);
-                write(c.source(), dtype, c.segment(), c.from(), c.to());
-            }
-            return null;
-        };
-        List<Future<Void>> running = new ArrayList<>();
-        for (int t = 0; t < Math.min(threads, chunks.size()); t++) running.add(pool.submit(worker));
-        try {
-            for (Future<Void> f : running) f.get();
-        } catch (InterruptedException e) {
-            next.set(chunks.size());
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while generating test data", e);
-        } catch (ExecutionException e) {
-            next.set(chunks.size());
-            if (e.getCause() instanceof RuntimeException re) throw re;
-            throw new IllegalStateException(e.getCause());
+            runner.forEachChunk(t.elements(), (from, count) -> write(src, dtype, seg, from, from + count));
+            MappedPages.release(seg);
         }
     }
 
