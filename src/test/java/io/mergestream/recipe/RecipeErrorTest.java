@@ -226,7 +226,7 @@ class RecipeErrorTest {
 
     @Test
     void rescaleL1IsNotSupportedYet() {
-        assertError(DARE + "parameters: {rescale: l1}\n", "parameters.rescale: l1 is not supported yet");
+        assertError(DARE + "parameters: {rescale: l2}\n", "parameters.rescale: l2 is not supported yet");
     }
 
     @Test
