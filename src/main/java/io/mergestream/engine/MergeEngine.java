@@ -126,7 +126,7 @@ public final class MergeEngine {
             models[j] = view(m, n);
             valid[j] = models[j].elements();
         }
-        return new MergeInputs(base, models, valid, out);
+        return new MergeInputs(base, models, valid, out, job.shape());
     }
 
     /** The tensor's bytes, cut to at most {@code elements} elements (a model with more vocabulary rows). */

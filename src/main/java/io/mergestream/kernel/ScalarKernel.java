@@ -58,8 +58,18 @@ public final class ScalarKernel implements MergeKernel {
         for (int j = 0; j < p.models; j++) {
             float d = decode(models[j], i) - b;
             s[j] = sparsify(p, j, d, i);
-            t[j] = p.weights[j] * s[j];
         }
+        return combine(p, b, s, t);
+    }
+
+    /**
+     * The rest of one element once every model's sparsified delta {@code s[j]} is known: weighting, election,
+     * sum, normalization, lambda and the base, in {@link TaskArithmeticOp}'s order (the sparsifiers in
+     * {@code p} are not consulted). {@code t} is scratch. Methods whose sparsifier is not a
+     * {@link Sparsifier} record (breadcrumbs, DELLA) compute {@code s} themselves and finish here.
+     */
+    public static float combine(ResolvedTaskArithmetic p, float b, float[] s, float[] t) {
+        for (int j = 0; j < p.models; j++) t[j] = p.weights[j] * s[j];
         float mixed;
         float divisor;
         if (p.consensus == Consensus.NONE) {

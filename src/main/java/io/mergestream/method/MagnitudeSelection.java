@@ -27,9 +27,20 @@ public final class MagnitudeSelection {
     public static Sparsifier.Magnitude select(MergeKernel kernel, ChunkRunner runner, TensorView base,
                                               TensorView model, long validElements, long n,
                                               double density, boolean rescale) {
-        long k = (long) Math.floor(density * n);
-        float rho = (float) density;
+        Sparsifier.Magnitude top = topK(kernel, runner, base, model, validElements, n, (long) Math.floor(density * n));
+        return new Sparsifier.Magnitude(top.thresholdBits(), top.tieCutoff(), (float) density, rescale);
+    }
+
+    /**
+     * The magnitude test keeping exactly the {@code k} largest |model - base| (ties to the lowest flat index),
+     * with density 1 and no rescale: breadcrumbs calls it twice, for the outliers and for the band's end.
+     */
+    public static Sparsifier.Magnitude topK(MergeKernel kernel, ChunkRunner runner, TensorView base,
+                                            TensorView model, long validElements, long n, long k) {
+        float rho = 1f;
+        boolean rescale = false;
         if (k <= 0) return new Sparsifier.Magnitude(Integer.MAX_VALUE, 0, rho, rescale);
+        if (k >= n) return new Sparsifier.Magnitude(0, Long.MAX_VALUE, rho, rescale);
         long zeros = n - validElements;
 
         long[] high = sum(runner.reduce(validElements, () -> new long[BINS],

@@ -8,7 +8,25 @@ import io.mergestream.kernel.TensorView;
  * than the output ({@code modelElements[j]}): an embedding or lm_head with fewer vocabulary rows. Beyond
  * its rows it contributes no delta, which the pieces below express by reading the base in its place.
  */
-public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out) {
+public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out, long[] shape) {
+
+    /** Inputs of a tensor seen as one flat row (its shape unknown). */
+    public MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out) {
+        this(base, models, modelElements, out, new long[] {out.elements()});
+    }
+
+    /**
+     * Elements per row: the last dimension (a 0-D or 1-D tensor is one row). DELLA ranks |delta| within rows.
+     */
+    public long rowLength() {
+        if (shape.length < 2) return Math.max(1, elements());
+        return Math.max(1, shape[shape.length - 1]);
+    }
+
+    /** The view of fine-tune j at flat index i: its own where it has rows, else the base (no delta). */
+    public TensorView modelAt(int j, long i) {
+        return i < modelElements[j] ? models[j] : base;
+    }
 
     /** Work on one piece of a chunk, with the model views valid for that whole piece. */
     @FunctionalInterface

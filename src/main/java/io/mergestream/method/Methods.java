@@ -7,7 +7,9 @@ import java.util.Optional;
 public final class Methods {
 
     private static final List<MergeMethod> ALL = List.of(
-            new Linear(), new TaskArithmetic(), new Ties(), new DareLinear(), new DareTies());
+            new Linear(), new TaskArithmetic(), new Ties(), new DareLinear(), new DareTies(),
+            new Breadcrumbs(), new BreadcrumbsTies(), new DellaLinear(), new Della(),
+            new Sce(), Ram.ram(), Ram.plusTensorLocal());
 
     private Methods() {}
 

@@ -1,22 +1,38 @@
 package io.mergestream.method;
 
+import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.DareMask;
 import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.ResolvedTaskArithmetic;
+import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.Sparsifier;
 import io.mergestream.kernel.TaskArithmeticOp;
+import io.mergestream.kernel.TensorView;
 import io.mergestream.plan.TensorParams;
 
 /**
  * The task-arithmetic family of merge-semantics.md: sparsify each fine-tune's delta, weight it, optionally
  * elect a sign per element, sum, normalize, scale by lambda and add to the base. The members differ only
  * in their sparsifier and whether they elect signs; each is a one-line subclass.
+ *
+ * <p>Sparsifiers that are kernel {@link Sparsifier} records (none, random, magnitude) run in the fused
+ * kernels. breadcrumbs' outlier band and DELLA's rank-based keep probabilities are not records: those members
+ * sparsify per element in {@link DeltaSparsifier}s and finish each element with
+ * {@link ScalarKernel#combine}, the same op order as the kernels (a scalar path, not vectorised).
+ *
+ * <p>{@code rescale: l1} (any sparsifier): a reduction pass sums |delta| and |kept delta| over the tensor in
+ * fixed blocks ({@link BlockReduction}); kept values are then divided by {@code q = (float) (kept / total)},
+ * unless either sum is below 1e-7 (then kept values are left as they are, as mergekit does).
  */
 public abstract class TaskArithmeticFamily implements MergeMethod {
 
     /** How a member drops delta elements. */
-    protected enum Sparsification { NONE, RANDOM, MAGNITUDE }
+    protected enum Sparsification { NONE, RANDOM, MAGNITUDE, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
+
+    /** mergekit's tolerance below which an L1 norm is treated as zero and nothing is rescaled. */
+    static final double L1_EPS = 1e-7;
 
     private final String name;
     private final Sparsification sparsification;
@@ -35,12 +51,22 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
 
     @Override
     public final ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        Consensus consensus = electsSign ? p.consensus() : Consensus.NONE;
+        if (sparsification == Sparsification.MAGNITUDE_OUTLIERS || sparsification == Sparsification.DELLA_MAGPRUNE) {
+            DeltaSparsifier[] sp = new DeltaSparsifier[p.models()];
+            for (int j = 0; j < p.models(); j++) sp[j] = deltaSparsifier(tensor, p, j, in, kernel, runner);
+            Sparsifier[] none = new Sparsifier[p.models()];
+            java.util.Arrays.fill(none, new Sparsifier.None());
+            ResolvedTaskArithmetic r = new ResolvedTaskArithmetic(new TaskArithmeticOp(p.weights().clone(), none,
+                    consensus, p.normalize(), p.lambda()));
+            return elementwise(r, sp, in);
+        }
         Sparsifier[] sparsifiers = new Sparsifier[p.models()];
         for (int j = 0; j < p.models(); j++) {
             sparsifiers[j] = sparsifier(tensor, p, j, in, kernel, runner);
         }
-        TaskArithmeticOp op = new TaskArithmeticOp(p.weights().clone(), sparsifiers,
-                electsSign ? p.consensus() : Consensus.NONE, p.normalize(), p.lambda());
+        TaskArithmeticOp op = new TaskArithmeticOp(p.weights().clone(), sparsifiers, consensus, p.normalize(),
+                p.lambda());
         return (k, start, count) -> in.forEachPiece(start, count,
                 (s, c, models) -> k.taskArithmetic(op, in.base(), models, in.out(), s, c));
     }
@@ -49,11 +75,88 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
                                   ChunkRunner runner) {
         double density = p.densities()[j];
         if (sparsification == Sparsification.NONE || density >= 1) return new Sparsifier.None();
-        return switch (sparsification) {
+        boolean l1 = p.rescaleL1();
+        Sparsifier s = switch (sparsification) {
             case RANDOM -> DareMask.sparsifier(p.seed(), p.ordinals()[j], tensor, density, p.rescale());
             case MAGNITUDE -> MagnitudeSelection.select(kernel, runner, in.base(), in.models()[j],
                     in.modelElements()[j], in.elements(), density, p.rescale());
-            case NONE -> throw new AssertionError();
+            default -> throw new AssertionError(sparsification);
+        };
+        if (!l1) return s;
+        // p.rescale() is false with l1: s keeps the raw delta; divide the kept values by q instead.
+        float q = l1Divisor(in, j, runner, DeltaSparsifier.of(s, in.base(), in.models()[j]));
+        if (Float.isNaN(q)) return s;
+        return switch (s) {
+            case Sparsifier.Random r -> new Sparsifier.Random(r.threshold(), r.k0(), r.k1(), q, true);
+            case Sparsifier.Magnitude m -> new Sparsifier.Magnitude(m.thresholdBits(), m.tieCutoff(), q, true);
+            default -> s;
+        };
+    }
+
+    private DeltaSparsifier deltaSparsifier(String tensor, TensorParams p, int j, MergeInputs in, MergeKernel kernel,
+                                            ChunkRunner runner) {
+        double density = p.densities()[j];
+        if (density >= 1) return DeltaSparsifier.KEEP_ALL;
+        DeltaSparsifier s = switch (sparsification) {
+            case MAGNITUDE_OUTLIERS -> OutlierBand.select(kernel, runner, in, j, density,
+                    p.extra().perModel("gamma")[j], p.rescale());
+            case DELLA_MAGPRUNE -> new DellaMagprune(in, j, DareMask.streamKey(p.seed(), p.ordinals()[j], tensor),
+                    density, p.extra().perModel("epsilon")[j], p.rescale());
+            default -> throw new AssertionError(sparsification);
+        };
+        if (!p.rescaleL1()) return s;
+        float q = l1Divisor(in, j, runner, s);
+        return Float.isNaN(q) ? s : DeltaSparsifier.dividedBy(s, q);
+    }
+
+    /**
+     * {@code rescale: l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor (block sums in double,
+     * bit-identical for any threads and chunk size), or NaN when either sum is below 1e-7 (no rescale).
+     */
+    static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, DeltaSparsifier s) {
+        double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
+            float[] d = new float[count];
+            float[] kept = new float[count];
+            deltas(in, j, start, count, d);
+            s.apply(start, count, d, kept);
+            double total = 0, k = 0;
+            for (int o = 0; o < count; o++) {
+                total += Math.abs(d[o]);
+                k += Math.abs(kept[o]);
+            }
+            acc[0] += total;
+            acc[1] += k;
+        });
+        if (sums[0] < L1_EPS || sums[1] < L1_EPS) return Float.NaN;
+        return (float) (sums[1] / sums[0]);
+    }
+
+    /** d[o] = model_j - base at start + o, in f32, as the kernels compute it (the base minus itself where the model has no rows). */
+    static void deltas(MergeInputs in, int j, long start, int count, float[] d) {
+        for (int o = 0; o < count; o++) {
+            long i = start + o;
+            d[o] = ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(in.base(), i);
+        }
+    }
+
+    /** The per-element path: sparsify every model's delta in this piece, then finish each element. */
+    private static ChunkOp elementwise(ResolvedTaskArithmetic r, DeltaSparsifier[] sp, MergeInputs in) {
+        int m = sp.length;
+        return (k, start, count) -> {
+            float[] b = new float[count];
+            float[][] sv = new float[m][count];
+            float[] d = new float[count];
+            for (int o = 0; o < count; o++) b[o] = ScalarKernel.decode(in.base(), start + o);
+            for (int j = 0; j < m; j++) {
+                deltas(in, j, start, count, d);
+                sp[j].apply(start, count, d, sv[j]);
+            }
+            float[] s = new float[m];
+            float[] t = new float[m];
+            for (int o = 0; o < count; o++) {
+                for (int j = 0; j < m; j++) s[j] = sv[j][o];
+                ScalarKernel.encode(in.out(), start + o, ScalarKernel.combine(r, b[o], s, t));
+            }
         };
     }
 }

@@ -6,7 +6,9 @@ import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.method.Methods;
+import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
+import io.mergestream.recipe.ParameterDef;
 import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.Set;
 
 /**
  * Turns a validated recipe into a {@link MergePlan}: opens every model, decides each output tensor's job,
@@ -128,31 +131,75 @@ public final class Planner {
                 params(name, entries, numLayers));
     }
 
+    /** Parameters every method of the family reads through a field of {@link TensorParams}; the others go to its extra. */
+    private static final Set<String> COMMON = Set.of("weight", "density", "rescale", "normalize", "lambda",
+            "sign_election", "int8_mask");
+
     private TensorParams params(String name, List<ModelEntry> entries, int numLayers) {
         OptionalInt layer = ParameterResolver.layerIndex(name);
+        MethodSpec spec = recipe.method();
         float[] weights = new float[entries.size()];
         double[] densities = new double[entries.size()];
         int[] ordinals = new int[entries.size()];
-        boolean sparsifies = recipe.method().parameter("density").isPresent();
+        boolean weighted = spec.parameter("weight").isPresent();
+        boolean sparsifies = spec.parameter("density").isPresent();
+        Map<String, double[]> perModel = new HashMap<>();
+        for (ParameterDef def : spec.modelParameters()) {
+            if (!COMMON.contains(def.name())) perModel.put(def.name(), new double[entries.size()]);
+        }
         for (int j = 0; j < entries.size(); j++) {
             ParameterResolver r = recipe.parametersFor(entries.get(j));
-            weights[j] = (float) r.resolveNumber("weight", name, layer, numLayers);
+            weights[j] = weighted ? (float) r.resolveNumber("weight", name, layer, numLayers) : 1f;
             densities[j] = sparsifies ? r.resolveNumber("density", name, layer, numLayers) : 1.0;
             if (!(densities[j] > 0 && densities[j] <= 1)) {
                 throw new MergestreamException(recipe.path() + ": models[" + entries.get(j).model()
                         + "].parameters.density resolves to " + densities[j] + " for tensor '" + name
                         + "', outside (0, 1]");
             }
-            ordinals[j] = recipe.method().needsBase() ? recipe.fineTuneIndex(entries.get(j)) : j;
+            for (Map.Entry<String, double[]> e : perModel.entrySet()) {
+                e.getValue()[j] = r.resolveNumber(e.getKey(), name, layer, numLayers);
+            }
+            ordinals[j] = spec.needsBase() ? recipe.fineTuneIndex(entries.get(j)) : j;
+        }
+        if (spec.sparsification() == MethodSpec.Sparsification.DELLA_MAGPRUNE) {
+            checkDellaBounds(name, entries, densities, perModel.get("epsilon"));
         }
         ParameterResolver g = recipe.mergeParameters();
-        boolean rescale = recipe.method().parameter("rescale").isPresent() && g.resolveBoolean("rescale", name);
-        float lambda = recipe.method().parameter("lambda").isPresent()
+        Map<String, Double> numbers = new HashMap<>();
+        Map<String, String> words = new HashMap<>();
+        for (ParameterDef def : spec.mergeParameters()) {
+            if (COMMON.contains(def.name())) continue;
+            switch (def.type()) {
+                case NUMBER -> numbers.put(def.name(), g.resolveNumber(def.name(), name, layer, numLayers));
+                case CHOICE -> words.put(def.name(), g.resolveChoice(def.name(), name));
+                case BOOLEAN -> words.put(def.name(), g.resolveFlagOrWord(def.name(), name));
+            }
+        }
+        boolean rescale = false;
+        if (spec.parameter("rescale").isPresent()) {
+            String mode = g.resolveFlagOrWord("rescale", name);
+            rescale = mode.equals("true");
+            if (!mode.equals("true") && !mode.equals("false")) words.put("rescale", mode);
+        }
+        float lambda = spec.parameter("lambda").isPresent()
                 ? (float) g.resolveNumber("lambda", name, layer, numLayers) : 1f;
-        Consensus consensus = recipe.method().parameter("sign_election").isPresent()
+        Consensus consensus = spec.parameter("sign_election").isPresent()
                 ? Consensus.valueOf(g.resolveChoice("sign_election", name).toUpperCase(Locale.ROOT)) : Consensus.NONE;
-        return new TensorParams(weights, densities, ordinals, rescale, g.resolveBoolean("normalize", name), lambda,
-                consensus, seed);
+        boolean normalize = spec.parameter("normalize").isPresent() && g.resolveBoolean("normalize", name);
+        return new TensorParams(weights, densities, ordinals, rescale, normalize, lambda, consensus, seed,
+                new TensorParams.Extra(perModel, numbers, words));
+    }
+
+    /** DELLA's keep probabilities span density ± epsilon, which must stay inside (0, 1) (as mergekit requires). */
+    private void checkDellaBounds(String name, List<ModelEntry> entries, double[] densities, double[] epsilons) {
+        for (int j = 0; j < entries.size(); j++) {
+            double rho = densities[j], eps = epsilons[j];
+            if (rho < 1 && (rho + eps >= 1 || rho - eps <= 0)) {
+                throw new MergestreamException(recipe.path() + ": model '" + entries.get(j).model() + "' has density "
+                        + rho + " and epsilon " + eps + " for tensor '" + name + "': density ± epsilon must lie"
+                        + " inside (0, 1) (lower epsilon, or move the density away from 0 and 1)");
+            }
+        }
     }
 
     /** The model's tensor; a missing {@code lm_head.weight} falls back to the tied input embedding. */

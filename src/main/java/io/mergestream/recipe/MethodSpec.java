@@ -28,7 +28,7 @@ public record MethodSpec(
         List<ParameterDef> mergeParameters) {
 
     /** The sparsifier applied to each delta (merge-semantics.md, "Sparsifiers"). */
-    public enum Sparsification { NONE, RANDOM, MAGNITUDE }
+    public enum Sparsification { NONE, RANDOM, MAGNITUDE, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
 
     public MethodSpec {
         modelParameters = List.copyOf(modelParameters);

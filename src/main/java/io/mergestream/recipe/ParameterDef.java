@@ -60,6 +60,16 @@ public record ParameterDef(
                 NumberRange.FINITE, List.of(), List.of(notSupportedYet));
     }
 
+    /**
+     * A flag that also takes some words, e.g. {@code rescale: true | false | l1}: {@code words} are accepted
+     * (as {@link Setting.Word}), {@code notSupportedYet} are recognised and reported.
+     */
+    public static ParameterDef flagOrWord(String name, boolean defaultValue, List<String> words,
+                                          String... notSupportedYet) {
+        return new ParameterDef(name, Type.BOOLEAN, Optional.of(new Setting.Flag(defaultValue)),
+                NumberRange.FINITE, words, List.of(notSupportedYet));
+    }
+
     public static ParameterDef choice(String name, String defaultValue, String... choices) {
         return new ParameterDef(name, Type.CHOICE, Optional.of(new Setting.Word(defaultValue)),
                 NumberRange.FINITE, List.of(choices), List.of());

@@ -54,6 +54,17 @@ public final class ParameterResolver {
         throw new IllegalStateException("boolean parameter " + param + " holds a non-boolean");
     }
 
+    /**
+     * A flag that may also be a word ({@code rescale: true | false | l1}): "true", "false" or the word.
+     */
+    public String resolveFlagOrWord(String param, String tensorName) {
+        return switch (resolve(param, Type.BOOLEAN, tensorName)) {
+            case Setting.Flag f -> Boolean.toString(f.value());
+            case Setting.Word w -> w.value();
+            case Leaf other -> throw new IllegalStateException("flag parameter " + param + " holds " + other);
+        };
+    }
+
     /** A string choice such as {@code sign_election}. */
     public String resolveChoice(String param, String tensorName) {
         if (resolve(param, Type.CHOICE, tensorName) instanceof Setting.Word w) return w.value();

@@ -27,7 +27,7 @@ final class RecipeChecks {
             throw errors.at(KeyPath.root().key("models"), "lists only the base model: add the models to merge");
         }
         for (ModelEntry m : merged) {
-            if (m.parameters().get("weight").isEmpty() && recipe.parameters().get("weight").isEmpty()) {
+            if (method.parameter("weight").isPresent() && m.parameters().get("weight").isEmpty() && recipe.parameters().get("weight").isEmpty()) {
                 throw errors.at(new KeyPath(m.parameters().keyPath()).key("weight"),
                         "missing: model '" + m.model() + "' needs a weight (or set one in the top-level parameters)");
             }

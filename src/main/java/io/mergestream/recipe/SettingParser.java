@@ -93,12 +93,15 @@ final class SettingParser {
         return v;
     }
 
-    private Setting.Flag flag(JsonNode node, ParameterDef def, KeyPath path) {
+    private Leaf flag(JsonNode node, ParameterDef def, KeyPath path) {
         if (node.isBoolean()) return new Setting.Flag(node.booleanValue());
+        if (node.isTextual() && def.choices().contains(node.asText())) return new Setting.Word(node.asText());
         if (node.isTextual() && def.notSupportedYet().contains(node.asText())) {
-            throw errors.at(path, node.asText() + " is not supported yet by mergestream (use true or false)");
+            throw errors.at(path, node.asText() + " is not supported yet by mergestream (use true or false"
+                    + (def.choices().isEmpty() ? "" : " or " + String.join(", ", def.choices())) + ")");
         }
-        throw errors.at(path, show(node) + " is not true or false");
+        throw errors.at(path, show(node) + " is not true or false"
+                + (def.choices().isEmpty() ? "" : " or " + String.join(", ", def.choices())));
     }
 
     private Setting.Word word(JsonNode node, ParameterDef def, KeyPath path) {
@@ -109,7 +112,7 @@ final class SettingParser {
     private static String expected(ParameterDef def) {
         return switch (def.type()) {
             case NUMBER -> "number";
-            case BOOLEAN -> "true or false";
+            case BOOLEAN -> "true or false" + (def.choices().isEmpty() ? "" : " or " + String.join(", ", def.choices()));
             case CHOICE -> "word (" + String.join(", ", def.choices()) + ")";
         };
     }

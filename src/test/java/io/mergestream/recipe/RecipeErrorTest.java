@@ -226,7 +226,7 @@ class RecipeErrorTest {
 
     @Test
     void rescaleL1IsNotSupportedYet() {
-        assertError(DARE + "parameters: {rescale: l1}\n", "parameters.rescale: l1 is not supported yet");
+        assertError(DARE + "parameters: {rescale: l2}\n", "parameters.rescale: l2 is not supported yet");
     }
 
     @Test
@@ -354,5 +354,80 @@ class RecipeErrorTest {
         var e = assertThrows(MergestreamException.class,
                 () -> Recipe.load(java.nio.file.Path.of("/nonexistent/recipe.yml")));
         assertTrue(e.getMessage().startsWith("/nonexistent/recipe.yml: cannot read"), e.getMessage());
+    }
+
+    // ------------------------------------------------ parameters of breadcrumbs, della, sce, ram
+
+    private static final String METHOD = """
+            merge_method: METHOD
+            base_model: base
+            models:
+              - model: ft1
+                parameters: {PARAMS}
+            """;
+
+    private static String recipe(String method, String params) {
+        return METHOD.replace("METHOD", method).replace("PARAMS", params);
+    }
+
+    @Test
+    void newMethodsParse() {
+        assertEquals(1, RecipeFixtures.parse(recipe("breadcrumbs", "weight: 1, density: 0.5, gamma: 0.02")).fineTunes().size());
+        assertEquals(1, RecipeFixtures.parse(recipe("della", "weight: 1, density: 0.5, epsilon: 0.1")).fineTunes().size());
+        assertEquals(1, RecipeFixtures.parse(recipe("sce", "") + "parameters: {select_topk: 0.5}\n").fineTunes().size());
+        assertEquals(1, RecipeFixtures.parse(recipe("ramplus_tl", "") + "parameters: {r: 0.2, alpha: 0.5, epsilon: 1e-4}\n").fineTunes().size());
+        assertEquals(2, RecipeFixtures.parse(DARE.replace("dare_ties", "dare_linear") + "parameters: {rescale: l1}\n").fineTunes().size());
+    }
+
+    @Test
+    void gammaBelongsToBreadcrumbsOnly() {
+        assertError(recipe("ties", "weight: 1, density: 0.5, gamma: 0.1"), "models[0].parameters.gamma: ",
+                "unknown parameter for ties");
+    }
+
+    @Test
+    void gammaOutsideZeroOne() {
+        assertError(recipe("breadcrumbs", "weight: 1, density: 0.5, gamma: 1.5"), "models[0].parameters.gamma: ",
+                "outside [0, 1]");
+    }
+
+    @Test
+    void epsilonOfDellaOutsideZeroOne() {
+        assertError(recipe("della_linear", "weight: 1, density: 0.5, epsilon: 1"), "models[0].parameters.epsilon: ",
+                "outside [0, 1)");
+        assertError(recipe("della", "weight: 1, density: 0.5, epsilon: -0.1"), "models[0].parameters.epsilon: ",
+                "outside [0, 1)");
+    }
+
+    @Test
+    void epsilonBelongsToDellaAndRam() {
+        assertError(recipe("breadcrumbs", "weight: 1, epsilon: 0.1"), "models[0].parameters.epsilon: ",
+                "unknown parameter for breadcrumbs");
+        assertError(recipe("ram", "epsilon: 0.1"), "models[0].parameters.epsilon: ",
+                "applies to the whole merge");
+    }
+
+    @Test
+    void selectTopkOutsideZeroOne() {
+        assertError(recipe("sce", "") + "parameters: {select_topk: 1.5}\n", "parameters.select_topk: ", "outside [0, 1]");
+    }
+
+    @Test
+    void sceAndRamTakeNoWeights() {
+        assertError(recipe("sce", "weight: 1"), "models[0].parameters.weight: ", "unknown parameter for sce");
+        assertError(recipe("ram", "") + "parameters: {weight: 1}\n", "parameters.weight: ", "unknown parameter for ram");
+        assertError(recipe("ram", "") + "parameters: {r: 0.1}\n", "parameters.r: ", "unknown parameter for ram");
+    }
+
+    @Test
+    void rescaleTakesTrueFalseOrL1() {
+        assertError(DARE + "parameters: {rescale: l3}\n", "parameters.rescale: ", "not true or false or l1");
+        assertError(DARE + "parameters: {rescale: linf}\n", "parameters.rescale: ", "linf is not supported yet");
+    }
+
+    @Test
+    void newMethodsNeedABase() {
+        assertError("merge_method: sce\nmodels: [ft1, ft2]\n", "base_model: ", "missing");
+        assertError("merge_method: della\nmodels: [{model: ft1, parameters: {weight: 1}}]\n", "base_model: ", "missing");
     }
 }
