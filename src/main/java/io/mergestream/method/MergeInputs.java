@@ -7,8 +7,9 @@ import io.mergestream.kernel.TensorView;
  * (absent for methods that need none), each fine-tune and the output. A fine-tune may cover fewer elements
  * than the output ({@code modelElements[j]}): an embedding or lm_head with fewer vocabulary rows. Beyond
  * its rows it contributes no delta, which the pieces below express by reading the base in its place.
+ * {@code shape} is the output's shape (for methods that work per row or per column).
  */
-public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out) {
+public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out, long[] shape) {
 
     /** Work on one piece of a chunk, with the model views valid for that whole piece. */
     @FunctionalInterface
@@ -18,6 +19,11 @@ public record MergeInputs(TensorView base, TensorView[] models, long[] modelElem
 
     public long elements() {
         return out.elements();
+    }
+
+    /** The length of the last dimension: a row (1 for a scalar). */
+    public long rowLength() {
+        return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
     public int modelCount() {

@@ -7,7 +7,9 @@ import java.util.Optional;
 public final class Methods {
 
     private static final List<MergeMethod> ALL = List.of(
-            new Linear(), new TaskArithmetic(), new Ties(), new DareLinear(), new DareTies());
+            new Linear(), new TaskArithmetic(), new Ties(), new DareLinear(), new DareTies(),
+            new Slerp(), new NuSlerp(), new MultiSlerp(), new Karcher(), new ModelStock(), new NearSwap(),
+            new Passthrough());
 
     private Methods() {}
 
