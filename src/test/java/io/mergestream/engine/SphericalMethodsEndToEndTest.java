@@ -332,6 +332,23 @@ class SphericalMethodsEndToEndTest {
     }
 
     @Test
+    void layerRangePastTheModelsLayersIsAPlanError() throws IOException {
+        Path r = dir.resolve("past.yml");
+        Files.writeString(r, "merge_method: passthrough\nslices:\n  - sources:\n      - {model: " + fts[0]
+                + ", layer_range: [1, 3]}\n");
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        try {
+            assertEquals(2, Main.run("merge", r.toString(), "-o", dir.resolve("out-past").toString(), "-q"));
+        } finally {
+            System.setErr(old);
+        }
+        assertTrue(err.toString().contains("slices[0].sources[0].layer_range: model '" + fts[0] + "' has no layer 2 (it has 2)"),
+                err.toString());
+    }
+
+    @Test
     void outputIsIdenticalForAnyThreadCountAndChunkSize() throws IOException {
         String recipe = """
                 merge_method: karcher
