@@ -3,6 +3,7 @@ package io.mergestream.method;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.TensorParams;
+import java.util.Arrays;
 
 /**
  * {@code model_stock}: Model Stock (Jang et al.) as mergekit computes it. With the base {@code w_0} and
@@ -31,7 +32,7 @@ public final class ModelStock implements MergeMethod {
         for (int v = 0; v < g.length; v++) {
             float each = (float) (interpolation(g[v]) / in.modelCount());
             c[v] = new float[in.modelCount()];
-            java.util.Arrays.fill(c[v], each);
+            Arrays.fill(c[v], each);
         }
         return Combination.perVector(c, layout, in.base(), in.models(), in.out());
     }

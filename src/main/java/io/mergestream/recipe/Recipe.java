@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A validated mergekit recipe. Everything that can be checked without opening a checkpoint has been:
@@ -98,7 +99,7 @@ public record Recipe(
             case DELTAS, REFERENCE, OPTIONAL_DELTAS -> group.stream().filter(m -> !isBase(m)).toList();
             case LISTED_ONLY -> group;
             case MERGED -> baseModel.isEmpty() || !slices.isEmpty() || group.stream().anyMatch(this::isBase) ? group
-                    : java.util.stream.Stream.concat(group.stream(), java.util.stream.Stream.of(baseEntry())).toList();
+                    : Stream.concat(group.stream(), Stream.of(baseEntry())).toList();
         };
     }
 
