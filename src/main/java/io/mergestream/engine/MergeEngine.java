@@ -52,7 +52,8 @@ public final class MergeEngine {
                 writeTensors(plan, writer, runner, o.kernel(), progress);
                 writer.finish();
             }
-            ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype());
+            ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
+                    plan.outputLayers());
             card.write(dir.staging(), plan);
             dir.commit();
         }
@@ -126,7 +127,7 @@ public final class MergeEngine {
             models[j] = view(m, n);
             valid[j] = models[j].elements();
         }
-        return new MergeInputs(base, models, valid, out, job.shape());
+        return new MergeInputs(base, models, valid, out, job.shape().clone());
     }
 
     /** The tensor's bytes, cut to at most {@code elements} elements (a model with more vocabulary rows). */

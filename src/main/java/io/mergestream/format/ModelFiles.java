@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import java.util.OptionalInt;
 
 /** The non-tensor files of a Hugging Face model directory that travel with the weights. */
 public final class ModelFiles {
@@ -28,6 +29,12 @@ public final class ModelFiles {
      * {@code tokenizerSource}. Missing files are skipped; returns the names copied.
      */
     public static List<String> copy(Path configSource, Path tokenizerSource, Path out, DType dtype) {
+        return copy(configSource, tokenizerSource, out, dtype, OptionalInt.empty());
+    }
+
+    /** As {@link #copy(Path, Path, Path, DType)}, also setting {@code num_hidden_layers} when given (slices). */
+    public static List<String> copy(Path configSource, Path tokenizerSource, Path out, DType dtype,
+                                    OptionalInt numHiddenLayers) {
         List<String> copied = new java.util.ArrayList<>();
         Path config = configSource.resolve(CONFIG);
         if (Files.isRegularFile(config)) {
@@ -36,6 +43,7 @@ public final class ModelFiles {
                 obj.put("torch_dtype", dtype.torchName());
                 // transformers >= 4.56 writes "dtype" (and reads it first): a stale one would win.
                 if (obj.has("dtype")) obj.put("dtype", dtype.torchName());
+                numHiddenLayers.ifPresent(n -> obj.put("num_hidden_layers", n));
                 Json.writePretty(out.resolve(CONFIG), obj);
                 copied.add(CONFIG);
             } else {

@@ -7,21 +7,9 @@ import io.mergestream.kernel.TensorView;
  * (absent for methods that need none), each fine-tune and the output. A fine-tune may cover fewer elements
  * than the output ({@code modelElements[j]}): an embedding or lm_head with fewer vocabulary rows. Beyond
  * its rows it contributes no delta, which the pieces below express by reading the base in its place.
+ * {@code shape} is the output's shape (for methods that work per row or per column).
  */
 public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out, long[] shape) {
-
-    /** Inputs of a tensor seen as one flat row (its shape unknown). */
-    public MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out) {
-        this(base, models, modelElements, out, new long[] {out.elements()});
-    }
-
-    /**
-     * Elements per row: the last dimension (a 0-D or 1-D tensor is one row). DELLA ranks |delta| within rows.
-     */
-    public long rowLength() {
-        if (shape.length < 2) return Math.max(1, elements());
-        return Math.max(1, shape[shape.length - 1]);
-    }
 
     /** The view of fine-tune j at flat index i: its own where it has rows, else the base (no delta). */
     public TensorView modelAt(int j, long i) {
@@ -36,6 +24,11 @@ public record MergeInputs(TensorView base, TensorView[] models, long[] modelElem
 
     public long elements() {
         return out.elements();
+    }
+
+    /** The length of the last dimension: a row (1 for a scalar). DELLA ranks |delta| within rows. */
+    public long rowLength() {
+        return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
     public int modelCount() {

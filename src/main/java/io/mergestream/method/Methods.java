@@ -9,7 +9,9 @@ public final class Methods {
     private static final List<MergeMethod> ALL = List.of(
             new Linear(), new TaskArithmetic(), new Ties(), new DareLinear(), new DareTies(),
             new Breadcrumbs(), new BreadcrumbsTies(), new DellaLinear(), new Della(),
-            new Sce(), Ram.ram(), Ram.plusTensorLocal());
+            new Sce(), Ram.ram(), Ram.plusTensorLocal(),
+            new Slerp(), new NuSlerp(), new MultiSlerp(), new Karcher(), new ModelStock(), new NearSwap(),
+            new Passthrough());
 
     private Methods() {}
 

@@ -40,12 +40,12 @@ public final class Ram implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         int m = in.modelCount();
-        double epsilon = p.extra().number("epsilon");
+        double epsilon = p.settings().number("epsilon");
         float eps = (float) epsilon;
         float[] lambda = new float[m];
         java.util.Arrays.fill(lambda, 1f);
         if (plus) {
-            double r = p.extra().number("r"), alpha = p.extra().number("alpha");
+            double r = p.settings().number("r"), alpha = p.settings().number("alpha");
             List<long[]> parts = runner.reduce(in.elements(), () -> new long[2 * m], (acc, start, count) -> {
                 float[][] d = Sce.deltas(in, start, count);
                 for (int o = 0; o < count; o++) {

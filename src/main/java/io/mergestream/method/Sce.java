@@ -29,7 +29,7 @@ public final class Sce implements MergeMethod {
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         int m = in.modelCount();
         long n = in.elements();
-        double tau = p.extra().number("select_topk");
+        double tau = p.settings().number("select_topk");
         ScoreSelection.Threshold selected;
         if (tau >= 1) {
             selected = ScoreSelection.Threshold.ALL;

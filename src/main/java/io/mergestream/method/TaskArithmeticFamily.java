@@ -99,9 +99,9 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
         if (density >= 1) return DeltaSparsifier.KEEP_ALL;
         DeltaSparsifier s = switch (sparsification) {
             case MAGNITUDE_OUTLIERS -> OutlierBand.select(kernel, runner, in, j, density,
-                    p.extra().perModel("gamma")[j], p.rescale());
+                    p.settings().perModel("gamma")[j], p.rescale());
             case DELLA_MAGPRUNE -> new DellaMagprune(in, j, DareMask.streamKey(p.seed(), p.ordinals()[j], tensor),
-                    density, p.extra().perModel("epsilon")[j], p.rescale());
+                    density, p.settings().perModel("epsilon")[j], p.rescale());
             default -> throw new AssertionError(sparsification);
         };
         if (!p.rescaleL1()) return s;

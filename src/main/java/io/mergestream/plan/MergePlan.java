@@ -5,7 +5,12 @@ import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.OptionalInt;
+import java.util.Set;
+import io.mergestream.format.Checkpoint;
 
 /**
  * A validated merge: every output tensor's job with its inputs opened and its parameters resolved. Built
@@ -15,9 +20,11 @@ import java.util.List;
  * @param base        the base model, or null for methods without one
  * @param fineTunes   the merged models in fine-tune order (the DARE mask's model numbers)
  * @param configDtype the dtype written into config.json's torch_dtype
+ * @param outputLayers the layer count written into config.json's num_hidden_layers (slices), or empty to keep it
  */
 public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput base, List<ModelInput> fineTunes,
-                        List<TensorJob> jobs, DType configDtype, Path configSource, Path tokenizerSource)
+                        List<TensorJob> jobs, DType configDtype, Path configSource, Path tokenizerSource,
+                        OptionalInt outputLayers)
         implements AutoCloseable {
 
     public long inputBytes() {
@@ -40,11 +47,13 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
         return paths;
     }
 
+    /** Closes every opened checkpoint once (a model may appear as the base and among the merged models). */
     @Override
     public void close() {
-        if (base != null) base.checkpoint().close();
+        Set<Checkpoint> closed = Collections.newSetFromMap(new IdentityHashMap<>());
+        if (base != null && closed.add(base.checkpoint())) base.checkpoint().close();
         for (ModelInput m : fineTunes) {
-            if (base == null || m.checkpoint() != base.checkpoint()) m.checkpoint().close();
+            if (closed.add(m.checkpoint())) m.checkpoint().close();
         }
     }
 }

@@ -3,12 +3,9 @@ package io.mergestream.plan;
 import io.mergestream.MergestreamException;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.StoredTensor;
-import io.mergestream.kernel.Consensus;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.method.Methods;
-import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
-import io.mergestream.recipe.ParameterDef;
 import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
@@ -18,10 +15,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
-import java.util.Set;
 
 /**
  * Turns a validated recipe into a {@link MergePlan}: opens every model, decides each output tensor's job,
@@ -51,30 +46,43 @@ public final class Planner {
     }
 
     private MergePlan build() {
-        MergeMethod method = Methods.byName(recipe.methodName()).orElseThrow(() ->
-                new MergestreamException(recipe.path() + ": merge_method '" + recipe.methodName() + "' has no implementation"));
-        boolean needsBase = recipe.method().needsBase();
+        if (!recipe.slices().isEmpty()) return new SlicePlanner(this, recipe).build();
+        MergeMethod method = method();
         ModelInput base = recipe.baseModel().map(this::open).orElse(null);
+        ModelInput separateBase = recipe.method().separatesBase() ? base : null;
         List<ModelEntry> entries = recipe.mergedModels();
         List<ModelInput> models = new ArrayList<>();
         for (ModelEntry e : entries) models.add(open(e.model()));
 
-        Checkpoint reference = needsBase ? base.checkpoint() : models.get(0).checkpoint();
+        Checkpoint reference = separateBase != null ? separateBase.checkpoint() : models.get(0).checkpoint();
         int numLayers = countLayers(reference);
         List<TensorJob> jobs = new ArrayList<>();
         for (StoredTensor t : reference.tensors()) {
-            jobs.add(needsBase ? taskArithmeticJob(t, models, entries, numLayers)
-                    : linearJob(t, models, entries, numLayers));
+            String name = t.name();
+            List<StoredTensor> inputs = new ArrayList<>();
+            if (!recipe.isExcluded(name) && t.info().dtype().isMergeable()) {
+                for (ModelInput m : models) inputs.add(find(m, name));
+            }
+            double position = ParameterResolver.gradientPosition(ParameterResolver.layerIndex(name), numLayers);
+            jobs.add(job(name, t, separateBase == null ? null : t, models, inputs, entries, position));
         }
-        if (needsBase) checkNoExtraTensors(reference, models);
-        DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
-        Path configSource = reference.directory();
-        Path tokenizerSource = tokenizerSource(configSource);
-        return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
-                tokenizerSource);
+        if (recipe.method().needsBase()) checkNoExtraTensors(reference, models);
+        return plan(method, base, models, jobs, reference.directory(), reference, OptionalInt.empty());
     }
 
-    private ModelInput open(String model) {
+    MergeMethod method() {
+        return Methods.byName(recipe.methodName()).orElseThrow(() ->
+                new MergestreamException(recipe.path() + ": merge_method '" + recipe.methodName() + "' has no implementation"));
+    }
+
+    MergePlan plan(MergeMethod method, ModelInput base, List<ModelInput> models, List<TensorJob> jobs,
+                   Path configSource, Checkpoint reference, OptionalInt outputLayers) {
+        DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
+        return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
+                tokenizerSource(configSource), outputLayers);
+    }
+
+    ModelInput open(String model) {
         Path path = recipe.resolveModelPath(model);
         if (!Files.exists(path)) {
             if (Recipe.looksLikeHubName(model)) {
@@ -88,122 +96,37 @@ public final class Planner {
         return new ModelInput(model, opened.computeIfAbsent(key, Checkpoint::open));
     }
 
-    private TensorJob taskArithmeticJob(StoredTensor b, List<ModelInput> models, List<ModelEntry> entries, int numLayers) {
-        String name = b.name();
-        DType out = outDtype(b.info().dtype());
-        if (recipe.isExcluded(name) || !b.info().dtype().isMergeable()) {
-            return TensorJob.copy(name, out, b);
+    /**
+     * The job for output tensor {@code name}: {@code source} is the tensor copied when the inputs are empty
+     * (the tensor is excluded or not a float), {@code base} the base's tensor for methods that keep the base
+     * apart (else null), {@code inputs} the merged models' tensors. The task-arithmetic family works on the base's shape; the others on the common sub-matrix of all
+     * inputs when vocabulary sizes differ, as mergekit truncates.
+     */
+    TensorJob job(String name, StoredTensor source, StoredTensor base, List<ModelInput> models,
+                  List<StoredTensor> inputs, List<ModelEntry> entries, double position) {
+        if (recipe.isExcluded(name) || !source.info().dtype().isMergeable() || (inputs.isEmpty() && base == null)) {
+            return TensorJob.copy(name, outDtype(source.info().dtype()), source);
         }
-        List<StoredTensor> inputs = new ArrayList<>();
-        for (ModelInput m : models) {
-            StoredTensor t = find(m, name);
-            checkMergeable(m, t);
-            if (!b.info().sameShape(t.info().shape()) && !(isVocabulary(name) && sameButRows(b.info(), t.info()))) {
-                throw shapeMismatch(m, t, b.info().shapeString() + " in the base");
-            }
-            inputs.add(t);
-        }
-        return new TensorJob(name, out, b.info().shape(), TensorJob.Kind.MERGE, null, b, List.copyOf(inputs),
-                params(name, entries, numLayers));
-    }
-
-    private TensorJob linearJob(StoredTensor first, List<ModelInput> models, List<ModelEntry> entries, int numLayers) {
-        String name = first.name();
-        DType out = outDtype(first.info().dtype());
-        if (recipe.isExcluded(name) || !first.info().dtype().isMergeable()) {
-            return TensorJob.copy(name, out, first);
-        }
+        StoredTensor first = base != null ? base : inputs.get(0);
+        String where = base != null ? "in the base" : "in " + models.get(0).name();
         long[] shape = first.info().shape();
-        List<StoredTensor> inputs = new ArrayList<>();
-        for (ModelInput m : models) {
-            StoredTensor t = find(m, name);
-            checkMergeable(m, t);
-            if (!first.info().sameShape(t.info().shape())) {
-                if (!(isVocabulary(name) && sameButRows(first.info(), t.info()))) {
-                    throw shapeMismatch(m, t, first.info().shapeString() + " in " + models.get(0).name());
-                }
-                shape[0] = Math.min(shape[0], t.info().dim(0)); // the common sub-matrix, as mergekit truncates
+        for (int j = 0; j < inputs.size(); j++) {
+            StoredTensor t = inputs.get(j);
+            checkMergeable(models.get(j), t);
+            if (first.info().sameShape(t.info().shape())) continue;
+            if (!(isVocabulary(name) && sameButRows(first.info(), t.info()))) {
+                throw shapeMismatch(models.get(j), t, first.info().shapeString() + " " + where);
             }
-            inputs.add(t);
+            // the task-arithmetic family keeps the base's rows; the others the common sub-matrix, as mergekit
+            if (!recipe.method().needsBase()) shape[0] = Math.min(shape[0], t.info().dim(0));
         }
-        recipe.checkLinearDivisor(name, ParameterResolver.layerIndex(name), numLayers);
-        return new TensorJob(name, out, shape, TensorJob.Kind.MERGE, null, null, List.copyOf(inputs),
-                params(name, entries, numLayers));
-    }
-
-    /** Parameters every method of the family reads through a field of {@link TensorParams}; the others go to its extra. */
-    private static final Set<String> COMMON = Set.of("weight", "density", "rescale", "normalize", "lambda",
-            "sign_election", "int8_mask");
-
-    private TensorParams params(String name, List<ModelEntry> entries, int numLayers) {
-        OptionalInt layer = ParameterResolver.layerIndex(name);
-        MethodSpec spec = recipe.method();
-        float[] weights = new float[entries.size()];
-        double[] densities = new double[entries.size()];
-        int[] ordinals = new int[entries.size()];
-        boolean weighted = spec.parameter("weight").isPresent();
-        boolean sparsifies = spec.parameter("density").isPresent();
-        Map<String, double[]> perModel = new HashMap<>();
-        for (ParameterDef def : spec.modelParameters()) {
-            if (!COMMON.contains(def.name())) perModel.put(def.name(), new double[entries.size()]);
-        }
-        for (int j = 0; j < entries.size(); j++) {
-            ParameterResolver r = recipe.parametersFor(entries.get(j));
-            weights[j] = weighted ? (float) r.resolveNumber("weight", name, layer, numLayers) : 1f;
-            densities[j] = sparsifies ? r.resolveNumber("density", name, layer, numLayers) : 1.0;
-            if (!(densities[j] > 0 && densities[j] <= 1)) {
-                throw new MergestreamException(recipe.path() + ": models[" + entries.get(j).model()
-                        + "].parameters.density resolves to " + densities[j] + " for tensor '" + name
-                        + "', outside (0, 1]");
-            }
-            for (Map.Entry<String, double[]> e : perModel.entrySet()) {
-                e.getValue()[j] = r.resolveNumber(e.getKey(), name, layer, numLayers);
-            }
-            ordinals[j] = spec.needsBase() ? recipe.fineTuneIndex(entries.get(j)) : j;
-        }
-        if (spec.sparsification() == MethodSpec.Sparsification.DELLA_MAGPRUNE) {
-            checkDellaBounds(name, entries, densities, perModel.get("epsilon"));
-        }
-        ParameterResolver g = recipe.mergeParameters();
-        Map<String, Double> numbers = new HashMap<>();
-        Map<String, String> words = new HashMap<>();
-        for (ParameterDef def : spec.mergeParameters()) {
-            if (COMMON.contains(def.name())) continue;
-            switch (def.type()) {
-                case NUMBER -> numbers.put(def.name(), g.resolveNumber(def.name(), name, layer, numLayers));
-                case CHOICE -> words.put(def.name(), g.resolveChoice(def.name(), name));
-                case BOOLEAN -> words.put(def.name(), g.resolveFlagOrWord(def.name(), name));
-            }
-        }
-        boolean rescale = false;
-        if (spec.parameter("rescale").isPresent()) {
-            String mode = g.resolveFlagOrWord("rescale", name);
-            rescale = mode.equals("true");
-            if (!mode.equals("true") && !mode.equals("false")) words.put("rescale", mode);
-        }
-        float lambda = spec.parameter("lambda").isPresent()
-                ? (float) g.resolveNumber("lambda", name, layer, numLayers) : 1f;
-        Consensus consensus = spec.parameter("sign_election").isPresent()
-                ? Consensus.valueOf(g.resolveChoice("sign_election", name).toUpperCase(Locale.ROOT)) : Consensus.NONE;
-        boolean normalize = spec.parameter("normalize").isPresent() && g.resolveBoolean("normalize", name);
-        return new TensorParams(weights, densities, ordinals, rescale, normalize, lambda, consensus, seed,
-                new TensorParams.Extra(perModel, numbers, words));
-    }
-
-    /** DELLA's keep probabilities span density ± epsilon, which must stay inside (0, 1) (as mergekit requires). */
-    private void checkDellaBounds(String name, List<ModelEntry> entries, double[] densities, double[] epsilons) {
-        for (int j = 0; j < entries.size(); j++) {
-            double rho = densities[j], eps = epsilons[j];
-            if (rho < 1 && (rho + eps >= 1 || rho - eps <= 0)) {
-                throw new MergestreamException(recipe.path() + ": model '" + entries.get(j).model() + "' has density "
-                        + rho + " and epsilon " + eps + " for tensor '" + name + "': density ± epsilon must lie"
-                        + " inside (0, 1) (lower epsilon, or move the density away from 0 and 1)");
-            }
-        }
+        recipe.checkLinearDivisor(entries, name, position);
+        return new TensorJob(name, outDtype(first.info().dtype()), shape, TensorJob.Kind.MERGE, null, base,
+                List.copyOf(inputs), JobParameters.resolve(recipe, seed, name, entries, position));
     }
 
     /** The model's tensor; a missing {@code lm_head.weight} falls back to the tied input embedding. */
-    private StoredTensor find(ModelInput m, String name) {
+    StoredTensor find(ModelInput m, String name) {
         StoredTensor t = m.checkpoint().tensor(name);
         if (t == null && name.equals("lm_head.weight")) t = m.checkpoint().tensor("model.embed_tokens.weight");
         if (t == null) {
@@ -238,7 +161,7 @@ public final class Planner {
         }
     }
 
-    private DType outDtype(DType source) {
+    DType outDtype(DType source) {
         if (!source.isMergeable()) return source;
         return recipe.outDtype().or(recipe::dtype).orElse(source);
     }
@@ -255,7 +178,7 @@ public final class Planner {
         return true;
     }
 
-    private static int countLayers(Checkpoint c) {
+    static int countLayers(Checkpoint c) {
         int max = -1;
         for (StoredTensor t : c.tensors()) {
             OptionalInt l = ParameterResolver.layerIndex(t.name());

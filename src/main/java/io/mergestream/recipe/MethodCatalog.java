@@ -1,5 +1,6 @@
 package io.mergestream.recipe;
 
+import io.mergestream.recipe.MethodSpec.BaseUse;
 import io.mergestream.recipe.MethodSpec.Sparsification;
 import io.mergestream.recipe.ParameterDef.NumberRange;
 
@@ -7,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * The merge methods mergestream runs, with their parameters and defaults (spec/merge-semantics.md), and the
@@ -28,7 +28,13 @@ import java.util.stream.Stream;
  *   <li>{@code sign_election} (ties and dare_ties: {@code weighted_sum} (default), {@code sum} or
  *       {@code count}) is a mergestream name: mergekit has no recipe parameter for the election (its
  *       {@code consensus_method} is fixed per method, and equals {@code weighted_sum}); the name and words
- *       follow merge-semantics.md.</li>
+ *       follow merge-semantics.md;</li>
+ *   <li>{@code slerp}: {@code t} (required, merge-wide, gradients and filters allowed); {@code nearswap}:
+ *       {@code t} (required, &gt; 0); {@code nuslerp}: {@code weight} per model, {@code nuslerp_row_wise}
+ *       (false), {@code nuslerp_flatten} (true); {@code multislerp}: {@code weight} per model,
+ *       {@code normalize_weights} (true), {@code eps} (1e-8); {@code karcher}: {@code max_iter} (10, truncated
+ *       to an integer), {@code tol} (1e-5); {@code model_stock}: {@code filter_wise} (false);
+ *       {@code passthrough}: {@code scale} per model (1).</li>
  * </ul>
  * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are rejected as
  * unknown for that method rather than silently dropped.
@@ -64,21 +70,14 @@ public final class MethodCatalog {
     private static final ParameterDef RAM_R = ParameterDef.number("r", 0.1, NumberRange.FINITE);
     private static final ParameterDef RAM_ALPHA = ParameterDef.number("alpha", 0.2, NumberRange.FINITE);
 
-    private static MethodSpec family(String name, Sparsification sparsification, boolean signConsensus,
-                                     boolean normalize, boolean rescale, ParameterDef... modelExtras) {
-        List<ParameterDef> model = new java.util.ArrayList<>(List.of(WEIGHT, DENSITY));
-        model.addAll(List.of(modelExtras));
-        List<ParameterDef> merge = new java.util.ArrayList<>(List.of(normalize(normalize), rescale(rescale), LAMBDA,
-                INT8_MASK));
-        if (signConsensus) merge.add(SIGN_ELECTION);
-        return new MethodSpec(name, true, sparsification, signConsensus, model, merge);
-    }
+
+    private static final int ANY = Integer.MAX_VALUE;
 
     private static final Map<String, MethodSpec> SUPPORTED = index(
-            new MethodSpec("linear", false, Sparsification.NONE, false,
-                    List.of(WEIGHT), List.of(normalize(true))),
-            new MethodSpec("task_arithmetic", true, Sparsification.NONE, false,
-                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK)),
+            new MethodSpec("linear", BaseUse.LISTED_ONLY, Sparsification.NONE, false,
+                    List.of(WEIGHT), List.of(normalize(true)), 1, ANY, false),
+            new MethodSpec("task_arithmetic", BaseUse.DELTAS, Sparsification.NONE, false,
+                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK), 1, ANY, false),
             family("ties", Sparsification.MAGNITUDE, true, true, false),
             family("dare_linear", Sparsification.RANDOM, false, false, true),
             family("dare_ties", Sparsification.RANDOM, true, false, true),
@@ -86,16 +85,49 @@ public final class MethodCatalog {
             family("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS, true, false, false, GAMMA),
             family("della_linear", Sparsification.DELLA_MAGPRUNE, false, false, true, EPSILON),
             family("della", Sparsification.DELLA_MAGPRUNE, true, true, true, EPSILON),
-            new MethodSpec("sce", true, Sparsification.NONE, false,
-                    List.of(), List.of(SELECT_TOPK, INT8_MASK)),
-            new MethodSpec("ram", true, Sparsification.NONE, false,
-                    List.of(), List.of(RAM_EPSILON)),
-            new MethodSpec("ramplus_tl", true, Sparsification.NONE, false,
-                    List.of(), List.of(RAM_R, RAM_ALPHA, RAM_EPSILON)));
+            deltas("sce", List.of(), List.of(SELECT_TOPK, INT8_MASK)),
+            deltas("ram", List.of(), List.of(RAM_EPSILON)),
+            deltas("ramplus_tl", List.of(), List.of(RAM_R, RAM_ALPHA, RAM_EPSILON)),
+            other("slerp", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.requiredNumber("t")), 1, 1),
+            other("nuslerp", BaseUse.OPTIONAL_DELTAS, List.of(WEIGHT),
+                    List.of(ParameterDef.flag("nuslerp_row_wise", false), ParameterDef.flag("nuslerp_flatten", true)),
+                    2, 2),
+            other("multislerp", BaseUse.OPTIONAL_DELTAS, List.of(WEIGHT),
+                    List.of(ParameterDef.flag("normalize_weights", true),
+                            ParameterDef.number("eps", 1e-8, NumberRange.POSITIVE)), 1, ANY),
+            other("karcher", BaseUse.MERGED, List.of(),
+                    List.of(ParameterDef.number("max_iter", 10, NumberRange.NON_NEGATIVE),
+                            ParameterDef.number("tol", 1e-5, NumberRange.NON_NEGATIVE)), 1, ANY),
+            other("model_stock", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.flag("filter_wise", false)),
+                    2, ANY),
+            other("nearswap", BaseUse.REFERENCE, List.of(),
+                    List.of(ParameterDef.requiredNumber("t", NumberRange.POSITIVE)), 1, 1),
+            other("passthrough", BaseUse.MERGED, List.of(ParameterDef.number("scale", 1.0, NumberRange.FINITE)),
+                    List.of(), 1, 1));
 
-    /** In merge-semantics.md's catalogue, not implemented yet. */
-    private static final List<String> PLANNED = List.of(
-            "slerp", "nuslerp", "multislerp", "karcher", "model_stock", "nearswap", "passthrough");
+    /** A sparsify-weight-(elect)-sum member of the task-arithmetic family with its defaults. */
+    private static MethodSpec family(String name, Sparsification sparsification, boolean signConsensus,
+                                     boolean normalize, boolean rescale, ParameterDef... modelExtras) {
+        List<ParameterDef> model = new java.util.ArrayList<>(List.of(WEIGHT, DENSITY));
+        model.addAll(List.of(modelExtras));
+        List<ParameterDef> merge = new java.util.ArrayList<>(List.of(normalize(normalize), rescale(rescale), LAMBDA,
+                INT8_MASK));
+        if (signConsensus) merge.add(SIGN_ELECTION);
+        return new MethodSpec(name, BaseUse.DELTAS, sparsification, signConsensus, model, merge, 1, ANY, false);
+    }
+
+    /** Other delta methods on the base (sce, ram): their own parameters, no sparsifier of the table. */
+    private static MethodSpec deltas(String name, List<ParameterDef> modelParameters, List<ParameterDef> mergeParameters) {
+        return new MethodSpec(name, BaseUse.DELTAS, Sparsification.NONE, false, modelParameters, mergeParameters,
+                1, ANY, false);
+    }
+
+    /** The methods outside the task-arithmetic family: as mergekit, a lone input is returned as it is. */
+    private static MethodSpec other(String name, BaseUse base, List<ParameterDef> modelParameters,
+                                    List<ParameterDef> mergeParameters, int minModels, int maxModels) {
+        return new MethodSpec(name, base, Sparsification.NONE, false, modelParameters, mergeParameters,
+                minModels, maxModels, true);
+    }
 
     private MethodCatalog() {}
 
@@ -107,21 +139,13 @@ public final class MethodCatalog {
         return List.copyOf(SUPPORTED.keySet());
     }
 
-    public static List<String> plannedNames() {
-        return PLANNED;
-    }
-
     /**
-     * The method's spec, or the problem to report: planned-but-missing and unknown names differ. The problem
-     * text names the key itself ("merge_method 'slerp' ..."), so it is reported without a key path prefix.
+     * The method's spec, or the problem to report. The problem text names the key itself
+     * ("merge_method 'x' ..."), so it is reported without a key path prefix.
      */
     static MethodSpec lookup(String name, RecipeErrors errors) {
-        return find(name).orElseThrow(() -> PLANNED.contains(name)
-                ? errors.at(KeyPath.root(), "merge_method '" + name + "' is not supported yet (supported: "
-                        + String.join(", ", supportedNames()) + ")")
-                : errors.at(KeyPath.root(), "unknown merge_method '" + name + "' (known: "
-                        + String.join(", ", Stream.concat(supportedNames().stream(), PLANNED.stream()).toList())
-                        + ")"));
+        return find(name).orElseThrow(() -> errors.at(KeyPath.root(), "unknown merge_method '" + name
+                + "' (known: " + String.join(", ", supportedNames()) + ")"));
     }
 
     private static Map<String, MethodSpec> index(MethodSpec... specs) {

@@ -13,19 +13,40 @@ import java.util.stream.Stream;
  * ({@code normalize}, {@code lambda} ...) is only read from the global block.
  *
  * @param name             as written in {@code merge_method}
- * @param needsBase        true for the task-arithmetic family, which works on deltas from {@code base_model}
+ * @param base             what the method does with {@code base_model}
  * @param sparsification   what each delta goes through before weighting
  * @param signConsensus    true for the TIES-style sign election
  * @param modelParameters  parameters resolved per model (and per tensor)
  * @param mergeParameters  parameters resolved once per tensor for the whole merge
+ * @param minModels        the fewest merged models (see {@link Recipe#mergedModels()})
+ * @param maxModels        the most merged models
+ * @param loneInputAllowed true if a recipe whose only input is one model (the base counted) is valid and
+ *                         gives that model, as mergekit's spherical and reference methods return a lone tensor
  */
 public record MethodSpec(
         String name,
-        boolean needsBase,
+        BaseUse base,
         Sparsification sparsification,
         boolean signConsensus,
         List<ParameterDef> modelParameters,
-        List<ParameterDef> mergeParameters) {
+        List<ParameterDef> mergeParameters,
+        int minModels,
+        int maxModels,
+        boolean loneInputAllowed) {
+
+    /** What a method does with {@code base_model}. */
+    public enum BaseUse {
+        /** Required; the method merges the other models' differences from it (the task-arithmetic family). */
+        DELTAS,
+        /** Required; an input of its own, distinct from the merged models (slerp, nearswap, model_stock). */
+        REFERENCE,
+        /** Optional; when given, the other models' differences from it are merged (nuslerp, multislerp). */
+        OPTIONAL_DELTAS,
+        /** Averaged like any other model; added to the merged models when not listed (karcher, passthrough). */
+        MERGED,
+        /** Only the listed models are merged; a listed base counts like any other model (linear). */
+        LISTED_ONLY
+    }
 
     /** The sparsifier applied to each delta (merge-semantics.md, "Sparsifiers"). */
     public enum Sparsification { NONE, RANDOM, MAGNITUDE, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
@@ -33,6 +54,21 @@ public record MethodSpec(
     public MethodSpec {
         modelParameters = List.copyOf(modelParameters);
         mergeParameters = List.copyOf(mergeParameters);
+    }
+
+    /** A method of the task-arithmetic family: merges deltas from a required base, with short models allowed. */
+    public boolean needsBase() {
+        return base == BaseUse.DELTAS;
+    }
+
+    /** True if the recipe must name a {@code base_model}. */
+    public boolean requiresBase() {
+        return base == BaseUse.DELTAS || base == BaseUse.REFERENCE;
+    }
+
+    /** True if {@code base_model} is not among the merged models (it is a reference, or absent). */
+    public boolean separatesBase() {
+        return base == BaseUse.DELTAS || base == BaseUse.REFERENCE || base == BaseUse.OPTIONAL_DELTAS;
     }
 
     public Optional<ParameterDef> parameter(String name) {

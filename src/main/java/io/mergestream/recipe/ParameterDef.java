@@ -24,6 +24,10 @@ public record ParameterDef(
                 new NumberRange(Double.NEGATIVE_INFINITY, false, Double.POSITIVE_INFINITY, false);
         /** (0, 1]: a density keeps a positive fraction of the delta, at most all of it. */
         public static final NumberRange DENSITY = new NumberRange(0, false, 1, true);
+        /** (0, ∞): nearswap's threshold, multislerp's eps. */
+        public static final NumberRange POSITIVE = new NumberRange(0, false, Double.POSITIVE_INFINITY, false);
+        /** [0, ∞): karcher's iteration count and tolerance. */
+        public static final NumberRange NON_NEGATIVE = new NumberRange(0, true, Double.POSITIVE_INFINITY, false);
 
         public boolean contains(double v) {
             return Double.isFinite(v)
@@ -48,6 +52,10 @@ public record ParameterDef(
 
     public static ParameterDef requiredNumber(String name) {
         return new ParameterDef(name, Type.NUMBER, Optional.empty(), NumberRange.FINITE, List.of(), List.of());
+    }
+
+    public static ParameterDef requiredNumber(String name, NumberRange range) {
+        return new ParameterDef(name, Type.NUMBER, Optional.empty(), range, List.of(), List.of());
     }
 
     public static ParameterDef number(String name, double defaultValue, NumberRange range) {

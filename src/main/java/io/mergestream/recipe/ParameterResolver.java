@@ -36,9 +36,14 @@ public final class ParameterResolver {
 
     /** A number for a tensor whose layer the caller already knows (or that has none). */
     public double resolveNumber(String param, String tensorName, OptionalInt layer, int numLayers) {
+        return resolveNumberAt(param, tensorName, gradientPosition(layer, numLayers));
+    }
+
+    /** A number for a tensor at gradient position {@code t} in [0, 1] (a layer's place in its model or slice). */
+    public double resolveNumberAt(String param, String tensorName, double t) {
         return switch (resolve(param, Type.NUMBER, tensorName)) {
             case Setting.Scalar s -> s.value();
-            case Setting.Gradient g -> g.at(gradientPosition(layer, numLayers));
+            case Setting.Gradient g -> g.at(t);
             case Leaf other -> throw new IllegalStateException("number parameter " + param + " holds " + other);
         };
     }
@@ -75,6 +80,13 @@ public final class ParameterResolver {
     public static OptionalInt layerIndex(String tensorName) {
         Matcher m = LAYER.matcher(tensorName);
         return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
+    }
+
+    /** The tensor's name with its layer index replaced by {@code layer}; the name must have one. */
+    public static String withLayerIndex(String tensorName, int layer) {
+        Matcher m = LAYER.matcher(tensorName);
+        if (!m.find()) throw new IllegalArgumentException("'" + tensorName + "' has no layer index");
+        return tensorName.substring(0, m.start(1)) + layer + tensorName.substring(m.end(1));
     }
 
     /** The gradient position t in [0, 1] of a layer among {@code numLayers}; 0 for non-layer tensors. */

@@ -6,8 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A validated mergekit recipe. Everything that can be checked without opening a checkpoint has been:
@@ -16,7 +16,9 @@ import java.util.regex.Pattern;
  *
  * @param method           the merge method ({@link MethodSpec#name()} is {@code merge_method} as written)
  * @param baseModel        {@code base_model} as written
- * @param models           the {@code models:} entries in recipe order (the base may be among them)
+ * @param models           the {@code models:} entries in recipe order (the base may be among them); empty
+ *                         when the recipe gives {@code slices:} instead
+ * @param slices           the {@code slices:} entries in recipe order, or empty
  * @param parameters       the global {@code parameters:} block
  * @param seed             the DARE mask seed, a 64-bit unsigned integer held in a long's bits
  *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
@@ -28,6 +30,7 @@ public record Recipe(
         MethodSpec method,
         Optional<String> baseModel,
         List<ModelEntry> models,
+        List<OutputSlice> slices,
         Parameters parameters,
         Optional<DType> dtype,
         Optional<DType> outDtype,
@@ -42,6 +45,7 @@ public record Recipe(
 
     public Recipe {
         models = List.copyOf(models);
+        slices = List.copyOf(slices);
         exclude = List.copyOf(exclude);
     }
 
@@ -78,21 +82,47 @@ public record Recipe(
         return i;
     }
 
-    /**
-     * The models the method combines: the fine-tunes for the task-arithmetic family (the base is the reference),
-     * every {@code models} entry for linear (as in mergekit, a listed base is averaged like any other model).
-     */
+    /** The models the method combines, from the {@code models:} list: see {@link #mergedModels(List)}. */
     public List<ModelEntry> mergedModels() {
-        return method.needsBase() ? fineTunes() : models;
+        return mergedModels(models);
+    }
+
+    /**
+     * The models the method combines out of a group of entries ({@code models:}, or one slice's sources): the
+     * ones other than the base for methods that keep the base apart (the task-arithmetic family, the
+     * reference and optional-delta methods); every entry for linear (as in mergekit, a listed base is averaged
+     * like any other model); every entry plus an unlisted base for the methods that average the base too
+     * (with {@code models:} only: a slice has no layers of a model that is not among its sources).
+     */
+    public List<ModelEntry> mergedModels(List<ModelEntry> group) {
+        return switch (method.base()) {
+            case DELTAS, REFERENCE, OPTIONAL_DELTAS -> group.stream().filter(m -> !isBase(m)).toList();
+            case LISTED_ONLY -> group;
+            case MERGED -> baseModel.isEmpty() || !slices.isEmpty() || group.stream().anyMatch(this::isBase) ? group
+                    : Stream.concat(group.stream(), Stream.of(baseEntry())).toList();
+        };
+    }
+
+    /** The groups of entries merged together: the {@code models:} list, or each slice's sources. */
+    public List<List<ModelEntry>> groups() {
+        return slices.isEmpty() ? List.of(models) : slices.stream().map(OutputSlice::entries).toList();
+    }
+
+    /** {@code base_model} as an entry without parameters, for methods that merge it like the listed models. */
+    public ModelEntry baseEntry() {
+        String base = baseModel.orElseThrow(() -> new IllegalStateException("the recipe has no base_model"));
+        return new ModelEntry(base, Parameters.none("base_model.parameters"));
     }
 
     /** Resolves a model's parameters: its own, then the global ones, then the method's defaults. */
     public ParameterResolver parametersFor(ModelEntry entry) {
-        if (!models.contains(entry)) throw new IllegalArgumentException("'" + entry.model() + "' is not in this recipe");
+        boolean known = models.contains(entry) || entry.equals(baseModel.map(b -> baseEntry()).orElse(null))
+                || slices.stream().anyMatch(s -> s.entries().contains(entry));
+        if (!known) throw new IllegalArgumentException("'" + entry.model() + "' is not in this recipe");
         return new ParameterResolver(method, Optional.of(entry), parameters, errors());
     }
 
-    /** Resolves merge-wide parameters (normalize, lambda, rescale, sign_election): global, then defaults. */
+    /** Resolves merge-wide parameters (normalize, lambda, rescale, sign_election, t ...): global, then defaults. */
     public ParameterResolver mergeParameters() {
         return new ParameterResolver(method, Optional.empty(), parameters, errors());
     }
@@ -105,12 +135,13 @@ public record Recipe(
     /**
      * Linear with {@code normalize} divides by the sum of the weights; a zero sum is a recipe error (mergekit
      * writes inf). Checked at load time when no weight depends on the tensor; the planner calls this per tensor
-     * otherwise. Sums below 1e-8 in magnitude count as zero, as the task-arithmetic divisor does.
+     * otherwise, with the tensor's gradient position {@code t}. Sums below 1e-8 in magnitude count as zero, as the task-arithmetic divisor does.
      */
-    public void checkLinearDivisor(String tensorName, OptionalInt layer, int numLayers) {
-        if (method.needsBase() || !mergeParameters().resolveBoolean("normalize", tensorName)) return;
+    public void checkLinearDivisor(List<ModelEntry> merged, String tensorName, double t) {
+        if (method.base() != MethodSpec.BaseUse.LISTED_ONLY
+                || !mergeParameters().resolveBoolean("normalize", tensorName)) return;
         double sum = 0;
-        for (ModelEntry m : mergedModels()) sum += parametersFor(m).resolveNumber("weight", tensorName, layer, numLayers);
+        for (ModelEntry m : merged) sum += parametersFor(m).resolveNumberAt("weight", tensorName, t);
         if (Math.abs(sum) < 1e-8) {
             String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
             throw errors().at(KeyPath.root().key("models"), "the weights sum to " + sum + tensor

@@ -28,10 +28,10 @@ import java.util.regex.PatternSyntaxException;
  */
 final class RecipeParser {
 
-    private static final List<String> KEYS = List.of("merge_method", "models", "base_model", "parameters",
+    private static final List<String> KEYS = List.of("merge_method", "models", "slices", "base_model", "parameters",
             "dtype", "out_dtype", "tokenizer_source", "seed", "exclude");
     /** mergekit keys that a later version of mergestream will implement. */
-    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("slices", "modules", "tokenizer", "chat_template");
+    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules", "tokenizer", "chat_template");
     private static final List<String> MODEL_KEYS = List.of("model", "parameters");
     private static final BigInteger MAX_SEED = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
@@ -69,10 +69,15 @@ final class RecipeParser {
         checkKeys(root, KeyPath.root(), KEYS, KEYS_NOT_SUPPORTED_YET);
         MethodSpec method = MethodCatalog.lookup(
                 text(required(root, KeyPath.root(), "merge_method"), KeyPath.root().key("merge_method")), errors);
+        boolean sliced = optional(root, "slices").isPresent();
+        if (sliced && optional(root, "models").isPresent()) {
+            throw errors.at(KeyPath.root().key("slices"), "give either models or slices, not both (as in mergekit)");
+        }
         return new Recipe(
                 method,
                 optional(root, "base_model").map(n -> modelReference(n, KeyPath.root().key("base_model"))),
-                models(root.get("models"), method),
+                sliced ? List.of() : models(root.get("models"), method),
+                sliced ? new SliceParser(this, errors).slices(root.get("slices"), method) : List.of(),
                 parameters(root.get("parameters"), KeyPath.root().key("parameters"), method, true),
                 optional(root, "dtype").map(n -> dtype(n, KeyPath.root().key("dtype"))),
                 optional(root, "out_dtype").map(n -> dtype(n, KeyPath.root().key("out_dtype"))),
@@ -96,7 +101,7 @@ final class RecipeParser {
         return root;
     }
 
-    private void checkKeys(JsonNode node, KeyPath path, List<String> allowed, List<String> notSupportedYet) {
+    void checkKeys(JsonNode node, KeyPath path, List<String> allowed, List<String> notSupportedYet) {
         for (Map.Entry<String, JsonNode> field : node.properties()) {
             String key = field.getKey();
             if (notSupportedYet.contains(key)) {
@@ -129,7 +134,7 @@ final class RecipeParser {
         return new ModelEntry(model, parameters(node.get("parameters"), path.key("parameters"), method, false));
     }
 
-    private String modelReference(JsonNode node, KeyPath path) {
+    String modelReference(JsonNode node, KeyPath path) {
         String model = text(node, path);
         if (model.isBlank()) throw errors.at(path, "is empty");
         if (model.contains("+")) {
@@ -139,7 +144,7 @@ final class RecipeParser {
         return model;
     }
 
-    private Parameters parameters(JsonNode node, KeyPath path, MethodSpec method, boolean global) {
+    Parameters parameters(JsonNode node, KeyPath path, MethodSpec method, boolean global) {
         if (node == null || node.isNull()) return Parameters.none(path.text());
         if (!node.isObject()) throw errors.at(path, "must be a mapping of parameter names to values");
         Map<String, Setting> values = new LinkedHashMap<>();
@@ -203,7 +208,7 @@ final class RecipeParser {
         return Optional.ofNullable(parent.get(key)).filter(n -> !n.isNull());
     }
 
-    private JsonNode required(JsonNode parent, KeyPath parentPath, String key) {
+    JsonNode required(JsonNode parent, KeyPath parentPath, String key) {
         JsonNode node = parent.get(key);
         if (node == null || node.isNull()) throw errors.at(parentPath.key(key), "missing");
         return node;

@@ -64,18 +64,13 @@ class RecipeErrorTest {
     }
 
     @Test
-    void plannedMergeMethodIsNotSupportedYet() {
-        assertError(DARE.replace("dare_ties", "slerp"), "merge_method 'slerp' is not supported yet", "supported: linear, task_arithmetic, ties, dare_linear, dare_ties");
-    }
-
-    @Test
     void unknownTopLevelKey() {
         assertError(DARE + "random_seed: 42\n", "random_seed: ", "unknown key", "allowed: merge_method", "seed", "exclude");
     }
 
     @Test
-    void slicesAreNotSupportedYet() {
-        assertError(DARE + "slices: []\n", "slices: ", "is not supported yet by mergestream");
+    void slicesTogetherWithModels() {
+        assertError(DARE + "slices: []\n", "slices: ", "either models or slices");
     }
 
     @Test
@@ -342,9 +337,9 @@ class RecipeErrorTest {
                   - {model: a, parameters: {weight: [{filter: mlp, value: -1}, {value: 1}]}}
                   - {model: b, parameters: {weight: 1}}
                 """);
-        r.checkLinearDivisor("model.layers.0.self_attn.q_proj.weight", java.util.OptionalInt.of(0), 2);
+        r.checkLinearDivisor(r.mergedModels(), "model.layers.0.self_attn.q_proj.weight", 0);
         var e = assertThrows(MergestreamException.class,
-                () -> r.checkLinearDivisor("model.layers.0.mlp.up_proj.weight", java.util.OptionalInt.of(0), 2));
+                () -> r.checkLinearDivisor(r.mergedModels(), "model.layers.0.mlp.up_proj.weight", 0));
         assertTrue(e.getMessage().startsWith("recipe.yml: models: the weights sum to 0"), e.getMessage());
         assertTrue(e.getMessage().contains("'model.layers.0.mlp.up_proj.weight'"), e.getMessage());
     }

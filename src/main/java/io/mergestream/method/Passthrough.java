@@ -1,0 +1,23 @@
+package io.mergestream.method;
+
+import io.mergestream.engine.ChunkRunner;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.plan.TensorParams;
+
+/**
+ * {@code passthrough}: the one input model's tensor, times its {@code scale} (default 1) — mergekit's way to
+ * stack layers with {@code slices:} or to scale a model. Map: the kernel's linear op with the one weight.
+ */
+public final class Passthrough implements MergeMethod {
+
+    @Override
+    public String name() {
+        return "passthrough";
+    }
+
+    @Override
+    public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        float scale = (float) p.settings().perModel("scale")[0];
+        return Combination.whole(new float[] {scale}, null, in.models(), in.out());
+    }
+}
