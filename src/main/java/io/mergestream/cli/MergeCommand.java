@@ -76,14 +76,19 @@ final class MergeCommand implements Callable<Integer> {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
                     Progress.detect(quiet), System.err);
             MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, new ModelCard(Version.current()));
-            MemoryStats m = sum.memory();
-            System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
-                            + "read %s, wrote %s in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
-                    sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
-                    Bytes.human(sum.bytesWritten()), sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
-                    m.peakHeapBytes() >> 20);
+            printSummary(sum, plan, kernel, threads, out);
         }
         return 0;
+    }
+
+    /** The summary line every run that writes a model prints on stderr (merge, dare). */
+    static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
+        MemoryStats m = sum.memory();
+        System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
+                        + "read %s, wrote %s in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
+                sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
+                Bytes.human(sum.bytesWritten()), sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
+                m.peakHeapBytes() >> 20);
     }
 
     private static void printPlan(PrintWriter out, MergePlan plan) {

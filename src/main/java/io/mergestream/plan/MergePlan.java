@@ -17,6 +17,8 @@ import io.mergestream.format.Checkpoint;
  * before any output is written, so that every recipe or input error is reported first. Closing the plan
  * unmaps the inputs.
  *
+ * @param recipe      the recipe, or null for a run that has none ({@code mergestream dare}: its model card
+ *                    then describes the operation itself, see engine.ModelCard)
  * @param base        the base model, or null for methods without one
  * @param fineTunes   the merged models in fine-tune order (the DARE mask's model numbers)
  * @param configDtype the dtype written into config.json's torch_dtype

@@ -187,7 +187,8 @@ public final class Planner {
         return max + 1;
     }
 
-    private static DType dominantDtype(Checkpoint c) {
+    /** The dtype holding most of the checkpoint's bytes: config.json's torch_dtype when none is asked for. */
+    static DType dominantDtype(Checkpoint c) {
         Map<DType, Long> bytes = new HashMap<>();
         for (StoredTensor t : c.tensors()) bytes.merge(t.info().dtype(), t.info().byteSize(), Long::sum);
         return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);

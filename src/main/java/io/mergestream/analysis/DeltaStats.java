@@ -1,0 +1,215 @@
+package io.mergestream.analysis;
+
+import io.mergestream.MergestreamException;
+import io.mergestream.engine.ChunkRunner;
+import io.mergestream.engine.Progress;
+import io.mergestream.format.Checkpoint;
+import io.mergestream.format.StoredTensor;
+import io.mergestream.kernel.ScalarKernel;
+import io.mergestream.kernel.TensorView;
+import io.mergestream.recipe.ParameterResolver;
+import io.mergestream.tensor.DType;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * {@code mergestream delta-stats}: statistics of {@code delta = model - base} (decoded to f32, subtracted in
+ * f32 as the merge kernels do) in one streamed pass over the mapped checkpoints, per tensor, per layer and
+ * for the whole model, and a {@link Verdict}. Memory stays flat: |delta| goes into {@link AbsHistogram}s
+ * (exact integer counts; one per thread, one per layer, one for the model), never into stored values.
+ * Floating-point sums are block-ordered ({@link BlockPass}), so every figure is the same whatever the thread
+ * count or chunk size.
+ *
+ * <p>This pass runs its own scalar loop over {@link TensorView}s with {@link ScalarKernel}'s decode helpers
+ * rather than a new {@code MergeKernel} reduction: it is read once per tensor and bound by memory.
+ */
+public final class DeltaStats {
+
+    /** The DARE paper's delta scales: SFT deltas lie mostly within 0.002-0.005, continued pre-training ~0.03. */
+    public static final double SMALL = 0.005;
+    public static final double LARGE = 0.03;
+    /** Elements per block of floating-point sums (the runner's chunk must be a multiple). */
+    public static final int DEFAULT_BLOCK = 1 << 14;
+
+    private static final Pattern LAYER_PREFIX = Pattern.compile("^.*?(?:^|\\.)(?:layers|layer|h|blocks)\\.\\d{1,9}\\.");
+    private static final int SUMS = 5; // sum d, sum d^2, sum m*b, sum m^2, sum b^2
+
+    private DeltaStats() {}
+
+    /** The figures of a set of elements. Fractions are of the elements; NaN where undefined (no elements, zero norm). */
+    public record Figures(long elements, double mean, double std, double rms, double p50, double p90, double p99,
+                          double max, double withinSmall, double withinLarge, double cosine, double relativeNorm) {}
+
+    /** Sums over a set of elements: exact integers, histogram, and doubles added in a fixed order. */
+    public static final class Acc {
+        long n;
+        double sumD, sumD2, sumMB, sumM2, sumB2;
+        long withinSmall, withinLarge;
+        int maxBits;
+        final AbsHistogram histogram = new AbsHistogram();
+
+        void add(Acc o) {
+            n += o.n;
+            sumD += o.sumD;
+            sumD2 += o.sumD2;
+            sumMB += o.sumMB;
+            sumM2 += o.sumM2;
+            sumB2 += o.sumB2;
+            withinSmall += o.withinSmall;
+            withinLarge += o.withinLarge;
+            maxBits = Math.max(maxBits, o.maxBits);
+            histogram.add(o.histogram);
+        }
+
+        public AbsHistogram histogram() {
+            return histogram;
+        }
+
+        public Figures figures() {
+            double max = n == 0 ? Double.NaN : Float.intBitsToFloat(maxBits);
+            double mean = sumD / n;
+            double var = Math.max(0, sumD2 / n - mean * mean);
+            return new Figures(n, mean, Math.sqrt(var), Math.sqrt(sumD2 / n), histogram.quantile(0.5, max),
+                    histogram.quantile(0.9, max), histogram.quantile(0.99, max), max, (double) withinSmall / n,
+                    (double) withinLarge / n, sumMB / Math.sqrt(sumM2 * sumB2), Math.sqrt(sumD2 / sumB2));
+        }
+    }
+
+    /** One compared tensor. {@code layer} is -1 outside the layer stack; {@code kind} is the name without it. */
+    public record TensorStats(String name, String kind, int layer, long[] shape, DType baseDtype, DType modelDtype,
+                              Figures figures) {}
+
+    public record LayerStats(int layer, Figures figures) {}
+
+    /** A tensor not compared, and why. */
+    public record Skipped(String name, String reason) {}
+
+    /**
+     * The whole report. {@code weightedCosine} and {@code weightedRelativeNorm} average the per-tensor values
+     * weighted by element count (so that a few norm vectors of ones cannot dominate them, as they do the
+     * whole-model cosine of a small model).
+     */
+    public record Report(Path base, Path model, List<TensorStats> tensors, List<LayerStats> layers, Figures overall,
+                         AbsHistogram histogram, double weightedCosine, double weightedRelativeNorm, Verdict verdict,
+                         List<Skipped> skipped) {}
+
+    /** The kind of a tensor: its name without the layer prefix ({@code self_attn.q_proj.weight}). */
+    public static String kind(String name) {
+        return LAYER_PREFIX.matcher(name).replaceFirst("");
+    }
+
+    /**
+     * Computes the report. {@code runner}'s chunk size must be a multiple of {@code blockElements};
+     * {@code progress} counts the bytes read.
+     */
+    public static Report compute(Checkpoint base, Checkpoint model, ChunkRunner runner, int blockElements,
+                                 Progress progress) {
+        List<TensorStats> tensors = new ArrayList<>();
+        List<Skipped> skipped = new ArrayList<>();
+        Map<Integer, Acc> layers = new TreeMap<>();
+        Acc overall = new Acc();
+        double cosWeighted = 0;
+        double relWeighted = 0;
+        long weight = 0;
+        for (StoredTensor b : base.tensors()) {
+            StoredTensor m = model.tensor(b.name());
+            String why = m == null ? "only in the base"
+                    : !b.info().dtype().isMergeable() || !m.info().dtype().isMergeable() ? "not a float tensor ("
+                            + b.info().dtype() + ", " + m.info().dtype() + ")"
+                    : !b.info().sameShape(m.info().shape()) ? "shape " + m.info().shapeString() + " in the model, "
+                            + b.info().shapeString() + " in the base"
+                    : null;
+            if (why != null) {
+                skipped.add(new Skipped(b.name(), why));
+                continue;
+            }
+            progress.startTensor(b.name());
+            Acc acc = tensor(new TensorView(b.data(), b.info().dtype()), new TensorView(m.data(), m.info().dtype()),
+                    b.info().elements(), runner, blockElements);
+            progress.add(b.info().byteSize() + m.info().byteSize());
+            progress.finishTensor();
+            OptionalInt layer = ParameterResolver.layerIndex(b.name());
+            Figures f = acc.figures();
+            tensors.add(new TensorStats(b.name(), kind(b.name()), layer.orElse(-1), b.info().shape(),
+                    b.info().dtype(), m.info().dtype(), f));
+            if (layer.isPresent()) layers.computeIfAbsent(layer.getAsInt(), l -> new Acc()).add(acc);
+            overall.add(acc);
+            if (acc.n > 0 && Double.isFinite(f.cosine()) && Double.isFinite(f.relativeNorm())) {
+                cosWeighted += f.cosine() * acc.n;
+                relWeighted += f.relativeNorm() * acc.n;
+                weight += acc.n;
+            }
+        }
+        for (StoredTensor m : model.tensors()) {
+            if (!base.contains(m.name())) skipped.add(new Skipped(m.name(), "only in the model"));
+        }
+        if (tensors.isEmpty()) {
+            throw new MergestreamException(model.location() + ": no float tensor in common with the base "
+                    + base.location() + " (same name and shape)");
+        }
+        List<LayerStats> layerStats = new ArrayList<>();
+        layers.forEach((l, a) -> layerStats.add(new LayerStats(l, a.figures())));
+        Figures all = overall.figures();
+        double wCos = weight == 0 ? Double.NaN : cosWeighted / weight;
+        double wRel = weight == 0 ? Double.NaN : relWeighted / weight;
+        return new Report(base.location(), model.location(), List.copyOf(tensors), List.copyOf(layerStats), all,
+                overall.histogram, wCos, wRel, Verdict.of(all, wCos, wRel), List.copyOf(skipped));
+    }
+
+    /** The sums of one tensor pair of {@code n} elements. */
+    static Acc tensor(TensorView base, TensorView model, long n, ChunkRunner runner, int blockElements) {
+        BlockPass.Result<Acc> r = BlockPass.run(runner, blockElements, n, SUMS, Acc::new,
+                (acc, start, count, sums, at) -> block(base, model, start, count, acc, sums, at));
+        Acc total = new Acc();
+        for (Acc a : r.states()) {
+            total.withinSmall += a.withinSmall;
+            total.withinLarge += a.withinLarge;
+            total.maxBits = Math.max(total.maxBits, a.maxBits);
+            total.histogram.add(a.histogram);
+        }
+        total.n = n;
+        double[] t = r.totals();
+        total.sumD = t[0];
+        total.sumD2 = t[1];
+        total.sumMB = t[2];
+        total.sumM2 = t[3];
+        total.sumB2 = t[4];
+        return total;
+    }
+
+    private static void block(TensorView base, TensorView model, long start, int count, Acc acc, double[] sums, int at) {
+        double sD = 0, sD2 = 0, sMB = 0, sM2 = 0, sB2 = 0;
+        long small = 0, large = 0;
+        int maxBits = acc.maxBits;
+        long[] hist = acc.histogram.counts;
+        for (long i = start, end = start + count; i < end; i++) {
+            float b = ScalarKernel.decode(base, i);
+            float m = ScalarKernel.decode(model, i);
+            float d = m - b;
+            int bits = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
+            hist[AbsHistogram.bin(bits)]++;
+            if (bits > maxBits) maxBits = bits;
+            double ad = Float.intBitsToFloat(bits);
+            if (ad <= SMALL) small++;
+            if (ad <= LARGE) large++;
+            sD += d;
+            sD2 += (double) d * d;
+            sMB += (double) m * b;
+            sM2 += (double) m * m;
+            sB2 += (double) b * b;
+        }
+        acc.maxBits = maxBits;
+        acc.withinSmall += small;
+        acc.withinLarge += large;
+        sums[at] = sD;
+        sums[at + 1] = sD2;
+        sums[at + 2] = sMB;
+        sums[at + 3] = sM2;
+        sums[at + 4] = sB2;
+    }
+}

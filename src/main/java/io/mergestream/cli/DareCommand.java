@@ -1,0 +1,154 @@
+package io.mergestream.cli;
+
+import io.mergestream.MergestreamException;
+import io.mergestream.engine.MergeEngine;
+import io.mergestream.engine.ModelCard;
+import io.mergestream.engine.Progress;
+import io.mergestream.format.ShardSize;
+import io.mergestream.kernel.Kernels;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.plan.DarePlanner;
+import io.mergestream.plan.MergePlan;
+import java.math.BigDecimal;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mergestream dare}: base + DARE(model - base) for one fine-tune, through the merge engine. */
+@Command(name = "dare", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Writes base + DARE(model - base): the DARE paper's drop-and-rescale on one fine-tune, "
+                + "streamed like a merge (same engine, chunks, threads, atomic output, model card).",
+                "random: drops each delta element with probability P by the DARE keep-mask (docs/dare-mask.md, "
+                        + "model ordinal 0); magnitude: keeps the floor(density*n) largest |delta| of each tensor "
+                        + "(ties to the lowest index). Kept deltas are divided by the density unless --no-rescale.",
+                "Config and tokenizer files are copied from the fine-tune."})
+final class DareCommand implements Callable<Integer> {
+
+    @Option(names = "--base", required = true, paramLabel = "B", description = "Base model directory.")
+    Path base;
+
+    @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
+    Path model;
+
+    @Option(names = "--drop-rate", paramLabel = "P", description = "Fraction of delta elements to drop, in [0, 1).")
+    String dropRate;
+
+    @Option(names = "--density", paramLabel = "D", description = "Fraction to keep, in (0, 1] (= 1 - drop rate).")
+    String density;
+
+    @Option(names = "--strategy", paramLabel = "random|magnitude", defaultValue = "random",
+            description = "random (DARE, default) or magnitude (drop the smallest |delta| of each tensor).")
+    String strategy;
+
+    @Option(names = "--no-rescale", description = "Keep kept deltas as they are (default: divide them by the density).")
+    boolean noRescale;
+
+    @Option(names = "--exclude", paramLabel = "REGEX",
+            description = {"Tensors whose name starts with a match stay the FINE-TUNE's own (copied from M unchanged), "
+                    + "e.g. 'lm_head\\.' or 'classifier\\.'. Repeatable.",
+                    "Note: a recipe's exclude: takes the BASE's tensor instead."})
+    List<String> exclude = new ArrayList<>();
+
+    @Option(names = "--seed", paramLabel = "S", description = "DARE mask seed (default 0).")
+    long seed;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
+    Path out;
+
+    @Option(names = "--force", description = "Replace a non-empty output directory.")
+    boolean force;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
+    boolean quiet;
+
+    @Option(names = "--out-shard-size", paramLabel = "SIZE", description = "Largest output shard (default 5GB).")
+    String shardSize = "5GB";
+
+    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector or scalar.")
+    String kernelName = "auto";
+
+    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
+            description = "Elements per chunk (output is identical for any value).")
+    int chunkElements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+
+    @Override
+    public Integer call() {
+        if (threads < 1) throw new MergestreamException("--threads must be at least 1");
+        if (chunkElements < 1) throw new MergestreamException("--chunk-size must be at least 1");
+        double rho = density();
+        DarePlanner.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
+            case "random" -> DarePlanner.Strategy.RANDOM;
+            case "magnitude" -> DarePlanner.Strategy.MAGNITUDE;
+            default -> throw new MergestreamException("--strategy must be random or magnitude, not '" + strategy + "'");
+        };
+        List<Pattern> patterns = new ArrayList<>();
+        for (String e : exclude) {
+            try {
+                patterns.add(Pattern.compile(e));
+            } catch (PatternSyntaxException ex) {
+                throw new MergestreamException("--exclude '" + e + "' is not a valid regex: "
+                        + ex.getDescription());
+            }
+        }
+        long maxShard = ShardSize.parse(shardSize);
+        MergeKernel kernel = Kernels.byName(kernelName);
+        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, !noRescale, patterns, seed);
+        try (MergePlan plan = DarePlanner.plan(request)) {
+            MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
+                    Progress.detect(quiet), System.err);
+            ModelCard card = new ModelCard(Version.current(), operation(rho, s));
+            MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, card);
+            MergeCommand.printSummary(sum, plan, kernel, threads, out);
+        }
+        return 0;
+    }
+
+    /** The density from exactly one of --density and --drop-rate (1 - P computed in decimal, then rounded once). */
+    private double density() {
+        if ((dropRate == null) == (density == null)) {
+            throw new MergestreamException("give exactly one of --drop-rate P and --density D");
+        }
+        BigDecimal d;
+        try {
+            d = density != null ? new BigDecimal(density.trim()) : BigDecimal.ONE.subtract(new BigDecimal(dropRate.trim()));
+        } catch (NumberFormatException e) {
+            throw new MergestreamException((density != null ? "--density '" + density : "--drop-rate '" + dropRate)
+                    + "' is not a number");
+        }
+        if (d.signum() <= 0 || d.compareTo(BigDecimal.ONE) > 0) {
+            throw new MergestreamException(density != null
+                    ? "--density " + density + " is outside (0, 1]"
+                    : "--drop-rate " + dropRate + " is outside [0, 1)");
+        }
+        return d.doubleValue();
+    }
+
+    private ModelCard.Operation operation(double rho, DarePlanner.Strategy s) {
+        String how = s == DarePlanner.Strategy.RANDOM
+                ? "each delta element kept with probability " + rho + " by the DARE keep-mask (dare-mask v1, model ordinal 0)"
+                : "the floor(" + rho + " * n) largest |delta| of each tensor kept (ties to the lowest index)";
+        StringBuilder d = new StringBuilder()
+                .append("Every tensor is `base + sparsify(model - base)`: ").append(how).append(", the rest dropped; kept deltas ")
+                .append(noRescale ? "are not rescaled." : "are divided by " + rho + ".");
+        if (!exclude.isEmpty()) {
+            d.append(" Tensors matching ").append(String.join(", ", exclude.stream().map(e -> "`" + e + "`").toList()))
+                    .append(" are the fine-tune's own, unchanged.");
+        }
+        StringBuilder cmd = new StringBuilder("mergestream dare --base ").append(base).append(" --model ").append(model)
+                .append(" --density ").append(rho).append(" --strategy ").append(s.name().toLowerCase(Locale.ROOT));
+        if (noRescale) cmd.append(" --no-rescale");
+        for (String e : exclude) cmd.append(" --exclude '").append(e).append('\'');
+        cmd.append(" --seed ").append(Long.toUnsignedString(seed)).append(" -o ").append(out.getFileName());
+        return new ModelCard.Operation("DARE of " + model.toAbsolutePath().normalize().getFileName(), d.toString(),
+                cmd.toString());
+    }
+}

@@ -1,0 +1,176 @@
+package io.mergestream.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mergestream.MergestreamException;
+import io.mergestream.analysis.AbsHistogram;
+import io.mergestream.analysis.DeltaReport;
+import io.mergestream.analysis.DeltaStats;
+import io.mergestream.analysis.DeltaStats.Figures;
+import io.mergestream.engine.ChunkRunner;
+import io.mergestream.engine.Progress;
+import io.mergestream.format.Checkpoint;
+import io.mergestream.format.Json;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code mergestream delta-stats}: what a fine-tune changed, and whether DARE suits it. */
+@Command(name = "delta-stats", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Statistics of delta = model - base in one streamed pass, per tensor, per layer and for the "
+                + "whole model: |delta| quantiles 50/90/99 (within 0.4% of the true value) and max (exact), mean, std, "
+                + "fraction of |delta| within 0.005 and 0.03, cosine(model, base), ||delta||/||base||; then a verdict: "
+                + "SFT-like (and the drop rates DARE typically survives), large deltas (and the drop rate above which "
+                + "DARE is expected to degrade), or not a fine-tune of this base. Thresholds: docs/delta-stats.md."})
+final class DeltaStatsCommand implements Callable<Integer> {
+
+    @Option(names = "--base", required = true, paramLabel = "B", description = "Base model directory.")
+    Path base;
+
+    @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
+    Path model;
+
+    @Option(names = "--json", description = "Print JSON for programs.")
+    boolean json;
+
+    @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts.")
+    Path html;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    boolean quiet;
+
+    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
+            description = "Elements per chunk, rounded up to a multiple of 16384 (results are identical for any value).")
+    int chunkElements = 1 << 16;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (threads < 1) throw new MergestreamException("--threads must be at least 1");
+        if (chunkElements < 1) throw new MergestreamException("--chunk-size must be at least 1");
+        int block = DeltaStats.DEFAULT_BLOCK;
+        int chunk = (int) Math.min(Integer.MAX_VALUE / block, (chunkElements + block - 1L) / block) * block;
+        long t0 = System.nanoTime();
+        DeltaStats.Report r;
+        try (Checkpoint b = open(base, "--base"); Checkpoint m = open(model, "--model");
+             ChunkRunner runner = new ChunkRunner(threads, chunk);
+             Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
+            r = DeltaStats.compute(b, m, runner, block, progress);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.print(Json.pretty(toJson(r)));
+        } else {
+            printText(out, r);
+        }
+        out.flush();
+        if (html != null) {
+            try {
+                Files.writeString(html, DeltaReport.html(r), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + html + ": " + e.getMessage(), e);
+            }
+        }
+        System.err.printf(Locale.ROOT, "mergestream: compared %d tensors (%s elements) in %.2f s: %s%n",
+                r.tensors().size(), Bytes.count(r.overall().elements()), (System.nanoTime() - t0) / 1e9,
+                r.verdict().kind().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+        return 0;
+    }
+
+    static Checkpoint open(Path p, String option) {
+        if (!Files.exists(p)) throw new MergestreamException(option + " " + p + ": no such model directory");
+        return Checkpoint.open(p);
+    }
+
+    static long bytes(Checkpoint c) {
+        return c.tensors().stream().mapToLong(t -> t.info().byteSize()).sum();
+    }
+
+    private static final String HEADER = String.format(Locale.ROOT, "%-44s %9s %10s %9s %9s %9s %9s %9s %7s %7s %8s %8s",
+            "", "elements", "mean", "std", "p50|d|", "p90|d|", "p99|d|", "max|d|", "<=.005", "<=.03", "cosine", "relnorm");
+
+    private static void printText(PrintWriter out, DeltaStats.Report r) {
+        out.printf("base   %s%nmodel  %s%n%n", r.base(), r.model());
+        out.println(HEADER);
+        for (DeltaStats.TensorStats t : r.tensors()) out.println(line(t.name(), t.figures()));
+        if (!r.layers().isEmpty()) {
+            out.println();
+            for (DeltaStats.LayerStats l : r.layers()) out.println(line("layer " + l.layer(), l.figures()));
+        }
+        out.println();
+        out.println(line("whole model", r.overall()));
+        for (DeltaStats.Skipped s : r.skipped()) out.printf("not compared: %s (%s)%n", s.name(), s.reason());
+        out.printf(Locale.ROOT, "%nelement-weighted per-tensor cosine %.4f, relative norm %.4f; quantiles within %.2f%%, max exact%n",
+                r.weightedCosine(), r.weightedRelativeNorm(), 100 * AbsHistogram.RELATIVE_ERROR);
+        out.printf("verdict: %s%n", r.verdict().summary());
+    }
+
+    private static String line(String name, Figures f) {
+        if (name.length() > 44) name = "…" + name.substring(name.length() - 43);
+        return String.format(Locale.ROOT, "%-44s %9d %10.2e %9.2e %9.2e %9.2e %9.2e %9.2e %6.1f%% %6.1f%% %8.4f %8.4f",
+                name, f.elements(), f.mean(), f.std(), f.p50(), f.p90(), f.p99(), f.max(), 100 * f.withinSmall(),
+                100 * f.withinLarge(), f.cosine(), f.relativeNorm());
+    }
+
+    private static ObjectNode toJson(DeltaStats.Report r) {
+        ObjectNode root = Json.MAPPER.createObjectNode();
+        root.put("base", r.base().toString());
+        root.put("model", r.model().toString());
+        ObjectNode v = root.putObject("verdict");
+        v.put("kind", r.verdict().kind().name().toLowerCase(Locale.ROOT));
+        num(v, "safe_drop_rate", r.verdict().safeDropRate());
+        v.put("summary", r.verdict().summary());
+        root.put("quantile_relative_error", AbsHistogram.RELATIVE_ERROR);
+        num(root, "weighted_cosine", r.weightedCosine());
+        num(root, "weighted_relative_norm", r.weightedRelativeNorm());
+        figures(root.putObject("overall"), r.overall());
+        ArrayNode layers = root.putArray("layers");
+        for (DeltaStats.LayerStats l : r.layers()) figures(layers.addObject().put("layer", l.layer()), l.figures());
+        ArrayNode tensors = root.putArray("tensors");
+        for (DeltaStats.TensorStats t : r.tensors()) {
+            ObjectNode n = tensors.addObject();
+            n.put("name", t.name()).put("kind", t.kind());
+            if (t.layer() >= 0) n.put("layer", t.layer());
+            ArrayNode shape = n.putArray("shape");
+            for (long d : t.shape()) shape.add(d);
+            figures(n, t.figures());
+        }
+        ArrayNode skipped = root.putArray("not_compared");
+        for (DeltaStats.Skipped s : r.skipped()) skipped.addObject().put("name", s.name()).put("reason", s.reason());
+        return root;
+    }
+
+    private static void figures(ObjectNode n, Figures f) {
+        n.put("elements", f.elements());
+        num(n, "mean", f.mean());
+        num(n, "std", f.std());
+        num(n, "rms", f.rms());
+        num(n, "p50_abs", f.p50());
+        num(n, "p90_abs", f.p90());
+        num(n, "p99_abs", f.p99());
+        num(n, "max_abs", f.max());
+        num(n, "within_0.005", f.withinSmall());
+        num(n, "within_0.03", f.withinLarge());
+        num(n, "cosine", f.cosine());
+        num(n, "relative_norm", f.relativeNorm());
+    }
+
+    /** Non-finite numbers are not JSON: written as null. */
+    static void num(ObjectNode n, String key, double v) {
+        if (Double.isFinite(v)) n.put(key, v); else n.putNull(key);
+    }
+}

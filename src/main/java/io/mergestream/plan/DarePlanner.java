@@ -1,0 +1,119 @@
+package io.mergestream.plan;
+
+import io.mergestream.MergestreamException;
+import io.mergestream.format.Checkpoint;
+import io.mergestream.format.StoredTensor;
+import io.mergestream.kernel.Consensus;
+import io.mergestream.method.Dare;
+import io.mergestream.method.MergeMethod;
+import io.mergestream.tensor.DType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Plans {@code mergestream dare}: base + DARE(model - base) for one fine-tune, without a recipe. Every
+ * merged tensor is a task-arithmetic job with one model (weight 1, lambda 1, no election, DARE model
+ * ordinal 0), so it runs through the same engine and kernels as a merge. Tensors matched by an
+ * {@code --exclude} regex (anchored at the start of the name) are the fine-tune's own, copied from it
+ * unchanged: unlike a recipe's {@code exclude:}, which takes the base's. Non-float tensors are copied from
+ * the base, as in a merge. Config and tokenizer files come from the fine-tune. All errors are found here,
+ * before any output exists.
+ */
+public final class DarePlanner {
+
+    /** How tensors are sparsified. */
+    public enum Strategy {
+        /** The DARE keep-mask of docs/dare-mask.md. */
+        RANDOM,
+        /** Keep the floor(density * n) largest |delta| of each tensor. */
+        MAGNITUDE
+    }
+
+    /** What to do: the models, density in (0, 1], strategy, rescale, exclusions and the mask seed. */
+    public record Request(Path base, Path model, double density, Strategy strategy, boolean rescale,
+                          List<Pattern> exclude, long seed) {
+        public Request {
+            exclude = List.copyOf(exclude);
+        }
+
+        boolean isExcluded(String name) {
+            return exclude.stream().anyMatch(p -> p.matcher(name).lookingAt());
+        }
+    }
+
+    private DarePlanner() {}
+
+    public static MergePlan plan(Request r) {
+        if (!(r.density() > 0 && r.density() <= 1)) {
+            throw new MergestreamException("density " + r.density() + " is outside (0, 1]");
+        }
+        Checkpoint base = open(r.base(), "--base");
+        Checkpoint model = null;
+        try {
+            model = open(r.model(), "--model");
+            return build(r, base, model);
+        } catch (RuntimeException e) {
+            base.close();
+            if (model != null) model.close();
+            throw e;
+        }
+    }
+
+    private static Checkpoint open(Path p, String option) {
+        if (!Files.exists(p)) throw new MergestreamException(option + " " + p + ": no such model directory");
+        return Checkpoint.open(p);
+    }
+
+    private static MergePlan build(Request r, Checkpoint baseCkpt, Checkpoint modelCkpt) {
+        ModelInput base = new ModelInput(r.base().toString(), baseCkpt);
+        ModelInput model = new ModelInput(r.model().toString(), modelCkpt);
+        MergeMethod method = r.strategy() == Strategy.RANDOM ? Dare.random() : Dare.magnitude();
+        TensorParams params = new TensorParams(new float[] {1f}, new double[] {r.density()}, new int[] {0},
+                r.rescale(), false, 1f, Consensus.NONE, r.seed());
+        List<TensorJob> jobs = new ArrayList<>();
+        for (StoredTensor b : baseCkpt.tensors()) {
+            String name = b.name();
+            DType dtype = b.info().dtype();
+            if (r.isExcluded(name)) {
+                StoredTensor own = modelCkpt.tensor(name);
+                // The fine-tune's own tensor; if it has none (e.g. tied embeddings), neither does the output.
+                if (own != null) jobs.add(TensorJob.copy(name, own.info().dtype(), own));
+                continue;
+            }
+            if (!dtype.isMergeable()) {
+                jobs.add(TensorJob.copy(name, dtype, b));
+                continue;
+            }
+            StoredTensor m = modelCkpt.tensor(name);
+            if (m == null && name.equals("lm_head.weight")) m = modelCkpt.tensor("model.embed_tokens.weight");
+            if (m == null) {
+                throw new MergestreamException(r.model() + ": model has no tensor '" + name
+                        + "' (add --exclude matching it to leave it out)");
+            }
+            if (!m.info().dtype().isMergeable()) {
+                throw new MergestreamException(r.model() + ": tensor '" + name + "' is " + m.info().dtype()
+                        + ", which cannot be merged (only F32, F16 and BF16 can)");
+            }
+            if (!b.info().sameShape(m.info().shape())) {
+                throw new MergestreamException(r.model() + ": tensor '" + name + "' has shape "
+                        + m.info().shapeString() + " but " + b.info().shapeString()
+                        + " in the base (add --exclude matching it to keep the fine-tune's own)");
+            }
+            jobs.add(new TensorJob(name, dtype, b.info().shape(), TensorJob.Kind.MERGE, null, b, List.of(m), params));
+        }
+        for (StoredTensor m : modelCkpt.tensors()) {
+            if (baseCkpt.contains(m.name())) continue;
+            if (!r.isExcluded(m.name())) {
+                throw new MergestreamException(r.model() + ": tensor '" + m.name()
+                        + "' is missing from the base model (add --exclude matching it to keep the fine-tune's own)");
+            }
+            jobs.add(TensorJob.copy(m.name(), m.info().dtype(), m));
+        }
+        Path dir = modelCkpt.directory();
+        return new MergePlan(null, method, r.seed(), base, List.of(model), List.copyOf(jobs),
+                Planner.dominantDtype(baseCkpt), dir, dir);
+    }
+}
