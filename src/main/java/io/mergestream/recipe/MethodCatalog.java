@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The merge methods mergestream runs, with their parameters and defaults (spec/merge-semantics.md), and the
- * rest of mergekit's catalogue, which is recognised so that users learn it is planned rather than misspelt.
+ * The merge methods mergestream runs (the whole catalogue of merge-semantics.md), with their parameters and
+ * defaults.
  *
  * <p>Parameters, all as in mergekit unless noted:
  * <ul>
