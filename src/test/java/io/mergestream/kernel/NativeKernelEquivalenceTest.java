@@ -42,6 +42,54 @@ class NativeKernelEquivalenceTest extends KernelEquivalenceTest {
         assertTrue(NativeKernel.libraryPath() != null);
     }
 
+    /**
+     * The C library's fused hot path (one dtype for base, models and output; 2..4 models; all rescaled DARE
+     * draws; no consensus or weighted-sum election) is taken only by such ops, which the inherited mixed-dtype
+     * cases rarely build: run it on the same sizes, chunked.
+     */
+    @Test
+    void dareHotPathAgreesWithTheReferenceBitForBit() {
+        Random random = new Random(44);
+        for (int size : new int[]{1, 13, 207, 4098, 10007}) {
+            for (DType dtype : new DType[]{DType.BF16, DType.F32}) {
+                for (int models = 2; models <= 4; models++) {
+                    for (Consensus consensus : new Consensus[]{Consensus.NONE, Consensus.WEIGHTED_SUM}) {
+                        for (boolean normalize : new boolean[]{false, true}) {
+                            try (Arena arena = Arena.ofConfined()) {
+                                TensorView base = TestTensors.of(arena, dtype, TestTensors.values(random, size, null));
+                                float[] b = TestTensors.decode(base);
+                                TensorView[] views = new TensorView[models];
+                                float[][] x = new float[models][];
+                                float[] weights = new float[models];
+                                Sparsifier[] sparsifiers = new Sparsifier[models];
+                                ReferenceMerge.Keep[] keeps = new ReferenceMerge.Keep[models];
+                                for (int j = 0; j < models; j++) {
+                                    views[j] = TestTensors.of(arena, dtype, TestTensors.values(random, size, b));
+                                    x[j] = TestTensors.decode(views[j]);
+                                    weights[j] = random.nextInt(5) == 0 ? -0.4f : 0.2f + random.nextFloat();
+                                    var r = DareMask.sparsifier(random.nextLong(), j, "w", 0.05 + 0.9 * random.nextDouble(), true);
+                                    sparsifiers[j] = r;
+                                    keeps[j] = new ReferenceMerge.Keep("random", r.threshold(), r.k0(), r.k1(), null, r.density(), true);
+                                }
+                                float lambda = random.nextBoolean() ? 1f : 0.7f;
+                                TaskArithmeticOp op = new TaskArithmeticOp(weights, sparsifiers, consensus, normalize, lambda);
+                                float[] expected = ReferenceMerge.taskArithmetic(b, x, weights, keeps, consensus, normalize, lambda);
+                                for (MergeKernel kernel : kernels()) {
+                                    TensorView out = TestTensors.empty(arena, dtype, size);
+                                    for (int[] chunk : chunks(random, size)) {
+                                        kernel.taskArithmetic(op, base, views, out, chunk[0], chunk[1]);
+                                    }
+                                    assertBits(expected, out, kernel.name() + " hot path size " + size + " " + dtype
+                                            + " models " + models + " " + consensus + " normalize " + normalize);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void reproducesTheDareMaskVectorsInCAndInTheKernel() throws Exception {
         JsonNode cases;
