@@ -306,6 +306,7 @@ public final class NativeKernel implements MergeKernel {
     }
 
     /** The library and its downcall handles, resolved on first use. */
+    @SuppressWarnings("restricted") // loading a library and linking downcalls is the point of this class
     private static final class Lib {
         static final String PROBLEM;
         static final Path PATH;
