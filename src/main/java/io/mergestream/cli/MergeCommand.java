@@ -50,7 +50,7 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
     boolean quiet;
 
-    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector or scalar.")
+    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector, scalar, or native (the C yardstick, when built).")
     String kernelName = "auto";
 
     @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,

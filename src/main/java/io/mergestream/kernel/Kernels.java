@@ -24,7 +24,10 @@ public final class Kernels {
         return Scalar.KERNEL;
     }
 
-    /** "scalar", "vector" or "auto" (= {@link #best()}). */
+    /**
+     * "scalar", "vector", "auto" (= {@link #best()}) or "native" (the C yardstick, {@link NativeKernel}, when
+     * native/build.sh has built its library).
+     */
     public static MergeKernel byName(String name) {
         return switch (name) {
             case "scalar" -> scalar();
@@ -36,8 +39,12 @@ public final class Kernels {
                 }
                 yield best();
             }
+            case "native" -> {
+                if (!NativeKernel.isAvailable()) throw new IllegalArgumentException(NativeKernel.unavailableReason());
+                yield NativeKernel.instance();
+            }
             case null, default -> throw new IllegalArgumentException(
-                    "unknown kernel '" + name + "': choose scalar, vector or auto");
+                    "unknown kernel '" + name + "': choose scalar, vector or auto (or native, the C yardstick)");
         };
     }
 

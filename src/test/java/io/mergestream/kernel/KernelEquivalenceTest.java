@@ -23,6 +23,11 @@ class KernelEquivalenceTest {
     private final MergeKernel scalar = Kernels.scalar();
     private final MergeKernel vector = Kernels.byName("vector");
 
+    /** The kernels every case runs on (NativeKernelEquivalenceTest adds the native one). */
+    List<MergeKernel> kernels() {
+        return List.of(scalar, vector);
+    }
+
     @Test
     void taskArithmeticAgreesWithTheReferenceBitForBit() {
         Random random = new Random(20240601);
@@ -78,7 +83,7 @@ class KernelEquivalenceTest {
             float[] expected = ReferenceMerge.taskArithmetic(b, x, weights, keeps, consensus, normalize, lambda);
             String what = "size " + size + " " + consensus + " " + sparsity + " normalize " + normalize
                     + " models " + models + " base " + baseType + " out " + outType + " lambda " + lambda;
-            for (MergeKernel kernel : List.of(scalar, vector)) {
+            for (MergeKernel kernel : kernels()) {
                 TensorView whole = TestTensors.empty(arena, outType, size);
                 kernel.taskArithmetic(op, base, views, whole, 0, size);
                 assertBits(expected, whole, kernel.name() + " whole, " + what);
@@ -110,7 +115,7 @@ class KernelEquivalenceTest {
                         }
                         LinearOp op = new LinearOp(weights, normalize);
                         float[] expected = ReferenceMerge.linear(x, weights, normalize);
-                        for (MergeKernel kernel : List.of(scalar, vector)) {
+                        for (MergeKernel kernel : kernels()) {
                             TensorView out = TestTensors.empty(arena, outType, size);
                             for (int[] chunk : chunks(random, size)) kernel.linear(op, views, out, chunk[0], chunk[1]);
                             assertBits(expected, out, kernel.name() + " linear size " + size + " models " + models
@@ -131,7 +136,7 @@ class KernelEquivalenceTest {
                 TensorView in = TestTensors.empty(arena, half, 65536);
                 for (int h = 0; h < 65536; h++) in.data().set(ScalarKernel.HALF_BITS, 2L * h, (short) h);
                 float[] widened = TestTensors.decode(in);
-                for (MergeKernel kernel : List.of(scalar, vector)) {
+                for (MergeKernel kernel : kernels()) {
                     TensorView out = TestTensors.empty(arena, DType.F32, 65536);
                     kernel.convert(in, out, 0, 65536);
                     assertBits(widened, out, kernel.name() + " widening " + half);
@@ -160,7 +165,7 @@ class KernelEquivalenceTest {
             for (int i = 0; i < floats.length; i++) floats[i] = samples.get(i);
             TensorView in = TestTensors.of(arena, DType.F32, floats);
             for (DType outType : FLOATS) {
-                for (MergeKernel kernel : List.of(scalar, vector)) {
+                for (MergeKernel kernel : kernels()) {
                     TensorView out = TestTensors.empty(arena, outType, floats.length);
                     kernel.convert(in, out, 0, floats.length);
                     assertBits(floats, out, kernel.name() + " narrowing to " + outType);
