@@ -72,7 +72,7 @@ public final class DarePlanner {
         ModelInput model = new ModelInput(r.model().toString(), modelCkpt);
         MergeMethod method = r.strategy() == Strategy.RANDOM ? Dare.random() : Dare.magnitude();
         TensorParams params = new TensorParams(new float[] {1f}, new double[] {r.density()}, new int[] {0},
-                r.rescale(), false, 1f, Consensus.NONE, r.seed());
+                r.rescale(), false, 1f, Consensus.NONE, r.seed(), MethodSettings.NONE);
         List<TensorJob> jobs = new ArrayList<>();
         for (StoredTensor b : baseCkpt.tensors()) {
             String name = b.name();
@@ -114,6 +114,6 @@ public final class DarePlanner {
         }
         Path dir = modelCkpt.directory();
         return new MergePlan(null, method, r.seed(), base, List.of(model), List.copyOf(jobs),
-                Planner.dominantDtype(baseCkpt), dir, dir);
+                Planner.dominantDtype(baseCkpt), dir, dir, java.util.OptionalInt.empty());
     }
 }
