@@ -30,9 +30,9 @@ public final class Sce implements MergeMethod {
         int m = in.modelCount();
         long n = in.elements();
         double tau = p.settings().number("select_topk");
-        ScoreSelection.Threshold selected;
+        RadixSelect.Threshold selected;
         if (tau >= 1) {
-            selected = ScoreSelection.Threshold.ALL;
+            selected = RadixSelect.Threshold.ALL;
         } else {
             ScoreSelection.Scores variance = (start, count, out) -> {
                 float[][] d = deltas(in, start, count);
@@ -46,7 +46,7 @@ public final class Sce implements MergeMethod {
             long k = (long) Math.floor(tau * nonzero);
             selected = ScoreSelection.topK(runner, n, k, variance);
         }
-        ScoreSelection.Threshold sel = selected;
+        RadixSelect.Threshold sel = selected;
         double[] squares = BlockReduction.sum(runner, n, m, (start, count, acc) -> {
             float[][] v = selectedDeltas(in, sel, start, count);
             for (int j = 0; j < m; j++) {
@@ -111,9 +111,9 @@ public final class Sce implements MergeMethod {
         return d;
     }
 
-    private static float[][] selectedDeltas(MergeInputs in, ScoreSelection.Threshold sel, long start, int count) {
+    private static float[][] selectedDeltas(MergeInputs in, RadixSelect.Threshold sel, long start, int count) {
         float[][] d = deltas(in, start, count);
-        if (sel == ScoreSelection.Threshold.ALL) return d;
+        if (sel == RadixSelect.Threshold.ALL) return d;
         for (int o = 0; o < count; o++) {
             int bits = Float.floatToRawIntBits(variance(d, o)) & 0x7FFFFFFF;
             if (!sel.keeps(bits, start + o)) for (float[] dj : d) dj[o] = 0f;
