@@ -3,6 +3,7 @@ package io.mergestream.plan;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
+import io.mergestream.tokenizer.VocabularyPlan;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,9 +16,12 @@ import java.util.List;
  * @param base        the base model, or null for methods without one
  * @param fineTunes   the merged models in fine-tune order (the DARE mask's model numbers)
  * @param configDtype the dtype written into config.json's torch_dtype
+ * @param vocabulary  the vocabulary merge (tokenizer_source: union / a model, or a tokenizer: block); null when
+ *                    vocabulary tensors are merged by position
  */
 public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput base, List<ModelInput> fineTunes,
-                        List<TensorJob> jobs, DType configDtype, Path configSource, Path tokenizerSource)
+                        List<TensorJob> jobs, DType configDtype, Path configSource, Path tokenizerSource,
+                        VocabularyPlan vocabulary)
         implements AutoCloseable {
 
     public long inputBytes() {

@@ -13,10 +13,13 @@ import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
+import io.mergestream.tokenizer.VocabularyPlan;
+import io.mergestream.tokenizer.VocabularyPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -33,6 +36,8 @@ public final class Planner {
     private final Recipe recipe;
     private final long seed;
     private final Map<Path, Checkpoint> opened = new HashMap<>();
+    /** The vocabulary merge, or null when vocabulary tensors are merged by position (tokenizer_source: base). */
+    private VocabularyPlan vocabulary;
 
     private Planner(Recipe recipe, long seed) {
         this.recipe = recipe;
@@ -61,6 +66,7 @@ public final class Planner {
 
         Checkpoint reference = needsBase ? base.checkpoint() : models.get(0).checkpoint();
         int numLayers = countLayers(reference);
+        vocabulary = vocabularyPlan(base, models, reference);
         List<TensorJob> jobs = new ArrayList<>();
         for (StoredTensor t : reference.tensors()) {
             jobs.add(needsBase ? taskArithmeticJob(t, models, entries, numLayers)
@@ -71,7 +77,7 @@ public final class Planner {
         Path configSource = reference.directory();
         Path tokenizerSource = tokenizerSource(configSource);
         return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
-                tokenizerSource);
+                tokenizerSource, vocabulary);
     }
 
     private ModelInput open(String model) {
@@ -103,8 +109,8 @@ public final class Planner {
             }
             inputs.add(t);
         }
-        return new TensorJob(name, out, b.info().shape(), TensorJob.Kind.MERGE, null, b, List.copyOf(inputs),
-                params(name, entries, numLayers));
+        return new TensorJob(name, out, vocabularyShape(name, b.info().shape()), TensorJob.Kind.MERGE, null, b,
+                List.copyOf(inputs), params(name, entries, numLayers));
     }
 
     private TensorJob linearJob(StoredTensor first, List<ModelInput> models, List<ModelEntry> entries, int numLayers) {
@@ -127,8 +133,61 @@ public final class Planner {
             inputs.add(t);
         }
         recipe.checkLinearDivisor(name, ParameterResolver.layerIndex(name), numLayers);
-        return new TensorJob(name, out, shape, TensorJob.Kind.MERGE, null, null, List.copyOf(inputs),
+        return new TensorJob(name, out, vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, null, List.copyOf(inputs),
                 params(name, entries, numLayers));
+    }
+
+    /** A vocabulary tensor rebuilt onto the output vocabulary has its row count; every other shape is kept. */
+    private long[] vocabularyShape(String name, long[] shape) {
+        if (vocabulary == null || !vocabulary.remaps(name)) return shape;
+        long[] s = shape.clone();
+        s[0] = vocabulary.rows();
+        return s;
+    }
+
+    /**
+     * The vocabulary merge of {@code tokenizer_source: union / MODEL} or a {@code tokenizer:} block; null otherwise.
+     * Participants are the base (if any) and every merged model once; each vocabulary tensor of the reference is
+     * found in each (a missing lm_head falls back to the tied embedding).
+     */
+    private VocabularyPlan vocabularyPlan(ModelInput base, List<ModelInput> models, Checkpoint reference) {
+        var settings = recipe.vocabularyMerge();
+        if (settings.isEmpty()) return null;
+        List<ModelInput> participants = new ArrayList<>();
+        if (base != null) participants.add(base);
+        int[] modelParticipants = new int[models.size()];
+        for (int j = 0; j < models.size(); j++) {
+            int p = -1;
+            for (int k = 0; k < participants.size(); k++) {
+                if (participants.get(k).checkpoint() == models.get(j).checkpoint()) p = k;
+            }
+            if (p < 0) {
+                participants.add(models.get(j));
+                p = participants.size() - 1;
+            }
+            modelParticipants[j] = p;
+        }
+        Map<String, List<StoredTensor>> tensors = new LinkedHashMap<>();
+        for (StoredTensor t : reference.tensors()) {
+            if (!isVocabulary(t.name())) continue;
+            if (recipe.isExcluded(t.name()) || !t.info().dtype().isMergeable() || t.info().rank() == 0) {
+                throw new MergestreamException(recipe.path() + ": tensor '" + t.name() + "' holds the vocabulary, which"
+                        + " the tokenizer source rebuilds, so it cannot be excluded or copied (remove it from exclude:)");
+            }
+            List<StoredTensor> per = new ArrayList<>();
+            for (ModelInput p : participants) {
+                StoredTensor x = find(p, t.name());
+                checkMergeable(p, x);
+                if (!sameButRows(t.info(), x.info())) {
+                    throw shapeMismatch(p, x, t.info().shapeString() + " (but for its rows) in the reference model");
+                }
+                per.add(x);
+            }
+            tensors.put(t.name(), per);
+        }
+        return VocabularyPlanner.build(recipe.path(), settings.get(), participants.stream().map(ModelInput::name).toList(),
+                participants.stream().map(p -> p.checkpoint().directory()).toList(), base != null, modelParticipants,
+                tensors, recipe::resolveModelPath);
     }
 
     /** Parameters every method of the family reads through a field of {@link TensorParams}; the others go to its extra. */
@@ -270,12 +329,10 @@ public final class Planner {
         return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
     }
 
+    /** Whose tokenizer files are copied (a vocabulary merge then rewrites them for the output vocabulary). */
     private Path tokenizerSource(Path fallback) {
-        String source = recipe.tokenizerSource().orElse("base");
-        if (source.equals("base")) return fallback;
-        if (source.equals("union")) {
-            throw new MergestreamException(recipe.path() + ": tokenizer_source: union is not supported yet");
-        }
+        String source = recipe.vocabularyMerge().map(s -> s.source()).orElse("base");
+        if (source.equals("base") || source.equals("union")) return fallback;
         Path p = recipe.resolveModelPath(source);
         if (!Files.isDirectory(p)) {
             throw new MergestreamException(recipe.path() + ": tokenizer_source: model '" + source + "' not found");
