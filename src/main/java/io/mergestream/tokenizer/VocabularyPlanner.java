@@ -70,7 +70,7 @@ public final class VocabularyPlanner {
             if (p >= 0) {
                 tokenizerDir = dirs.get(p);
                 v = vocabularies.get(p);
-                what = "of " + names.get(p);
+                what = "the vocabulary of " + names.get(p);
             } else {
                 tokenizerDir = resolve.apply(source);
                 if (!Files.isDirectory(tokenizerDir)) {
@@ -82,7 +82,7 @@ public final class VocabularyPlanner {
                 if (Files.isRegularFile(config) && Json.read(config).path("vocab_size").canConvertToInt()) {
                     v = v.below(Json.read(config).get("vocab_size").asInt());
                 }
-                what = "of " + source;
+                what = "the vocabulary of " + source;
             }
             tokenizerVocabulary = Vocabulary.read(tokenizerDir, at + "tokenizer source '" + source + "'");
             tokens = new ArrayList<>(java.util.Collections.nCopies(v.size(), (String) null));
@@ -99,7 +99,7 @@ public final class VocabularyPlanner {
         }
         int pad = settings.padToMultipleOf().orElse(1);
         VocabularyMapping mapping = VocabularyMapping.build(ids, base, tokens, pad, overrides);
-        String description = "vocabulary " + what + ": " + present.stream().filter(java.util.Objects::nonNull).count()
+        String description = what + ": " + present.stream().filter(java.util.Objects::nonNull).count()
                 + " tokens, " + mapping.rows() + " rows" + (pad > 1 ? " (pad_to_multiple_of " + pad + ")" : "")
                 + ", tensors " + String.join(", ", tensors.keySet());
         return new VocabularyPlan(mapping, tensors, hasBase ? 0 : -1, modelParticipants, tokenizerDir,
