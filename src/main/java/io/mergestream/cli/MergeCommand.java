@@ -95,6 +95,7 @@ final class MergeCommand implements Callable<Integer> {
         out.printf("method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
         if (plan.base() != null) out.printf("base     %s%n", plan.base().name());
         plan.fineTunes().forEach(m -> out.printf("model    %s%n", m.name()));
+        if (plan.vocabulary() != null) out.printf("vocab    %s%n", plan.vocabulary().describe());
         for (TensorJob j : plan.jobs()) {
             String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
                     : plan.method().name() + " -> " + j.outDtype();

@@ -13,6 +13,8 @@ import io.mergestream.method.MergeInputs;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.TensorJob;
 import java.io.PrintStream;
+import io.mergestream.tokenizer.VocabularyPlan;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -54,6 +56,7 @@ public final class MergeEngine {
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
                     plan.outputLayers());
+            if (plan.vocabulary() != null) plan.vocabulary().writeFiles(dir.staging());
             card.write(dir.staging(), plan);
             dir.commit();
         }
@@ -75,14 +78,21 @@ public final class MergeEngine {
             progress.startTensor(job.name());
             TensorView out = new TensorView(writer.segment(job.name()), job.outDtype());
             long elements = job.elements();
-            if (elements > 0) {
-                double bytesPerElement = (double) job.inputBytes() / elements;
-                ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job, out)
-                        : plan.method().prepare(job.name(), job.params(), inputs(job, out), kernel, runner);
-                runner.forEachChunk(elements, (start, count) -> {
-                    op.run(kernel, start, count);
-                    progress.add((long) (count * bytesPerElement));
-                });
+            // a vocabulary tensor rebuilt onto the output vocabulary: its inputs live here until it is written
+            Arena scratch = job.kind() == TensorJob.Kind.MERGE && plan.vocabulary() != null
+                    && plan.vocabulary().remaps(job.name()) ? Arena.ofShared() : null;
+            try {
+                if (elements > 0) {
+                    double bytesPerElement = (double) job.inputBytes() / elements;
+                    ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job, out)
+                            : plan.method().prepare(job.name(), job.params(), inputs(plan, job, out, scratch), kernel, runner);
+                    runner.forEachChunk(elements, (start, count) -> {
+                        op.run(kernel, start, count);
+                        progress.add((long) (count * bytesPerElement));
+                    });
+                }
+            } finally {
+                if (scratch != null) scratch.close();
             }
             releasePages(job, out, evictInputs);
             progress.finishTensor();
@@ -117,14 +127,16 @@ public final class MergeEngine {
                 (long) count * size);
     }
 
-    private static MergeInputs inputs(TensorJob job, TensorView out) {
+    private static MergeInputs inputs(MergePlan plan, TensorJob job, TensorView out, Arena scratch) {
         long n = job.elements();
-        TensorView base = job.base() == null ? null : view(job.base(), n);
+        VocabularyPlan v = scratch == null ? null : plan.vocabulary();
+        TensorView base = job.base() == null ? null
+                : v != null ? v.view(job.name(), v.baseParticipant(), scratch) : view(job.base(), n);
         TensorView[] models = new TensorView[job.models().size()];
         long[] valid = new long[models.length];
         for (int j = 0; j < models.length; j++) {
             StoredTensor m = job.models().get(j);
-            models[j] = view(m, n);
+            models[j] = v != null ? v.view(job.name(), v.modelParticipant(j), scratch) : view(m, n);
             valid[j] = models[j].elements();
         }
         return new MergeInputs(base, models, valid, out, job.shape().clone());

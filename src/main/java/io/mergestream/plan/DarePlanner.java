@@ -114,6 +114,6 @@ public final class DarePlanner {
         }
         Path dir = modelCkpt.directory();
         return new MergePlan(null, method, r.seed(), base, List.of(model), List.copyOf(jobs),
-                Planner.dominantDtype(baseCkpt), dir, dir, java.util.OptionalInt.empty());
+                Planner.dominantDtype(baseCkpt), dir, dir, java.util.OptionalInt.empty(), null);
     }
 }

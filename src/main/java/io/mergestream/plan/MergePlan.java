@@ -3,6 +3,7 @@ package io.mergestream.plan;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
+import io.mergestream.tokenizer.VocabularyPlan;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,10 +24,12 @@ import io.mergestream.format.Checkpoint;
  * @param fineTunes   the merged models in fine-tune order (the DARE mask's model numbers)
  * @param configDtype the dtype written into config.json's torch_dtype
  * @param outputLayers the layer count written into config.json's num_hidden_layers (slices), or empty to keep it
+ * @param vocabulary  the vocabulary merge (tokenizer_source: union / a model, or a tokenizer: block); null when
+ *                    vocabulary tensors are merged by position
  */
 public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput base, List<ModelInput> fineTunes,
                         List<TensorJob> jobs, DType configDtype, Path configSource, Path tokenizerSource,
-                        OptionalInt outputLayers)
+                        OptionalInt outputLayers, VocabularyPlan vocabulary)
         implements AutoCloseable {
 
     public long inputBytes() {

@@ -10,10 +10,13 @@ import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
+import io.mergestream.tokenizer.VocabularyPlan;
+import io.mergestream.tokenizer.VocabularyPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -28,6 +31,8 @@ public final class Planner {
     private final Recipe recipe;
     private final long seed;
     private final Map<Path, Checkpoint> opened = new HashMap<>();
+    /** The vocabulary merge, or null when vocabulary tensors are merged by position (tokenizer_source: base). */
+    private VocabularyPlan vocabulary;
 
     private Planner(Recipe recipe, long seed) {
         this.recipe = recipe;
@@ -46,7 +51,13 @@ public final class Planner {
     }
 
     private MergePlan build() {
-        if (!recipe.slices().isEmpty()) return new SlicePlanner(this, recipe).build();
+        if (!recipe.slices().isEmpty()) {
+            if (recipe.vocabularyMerge().isPresent()) {
+                throw new MergestreamException(recipe.path() + ": tokenizer_source / tokenizer: with slices: is not"
+                        + " supported yet (merge the vocabularies in a separate step)");
+            }
+            return new SlicePlanner(this, recipe).build();
+        }
         MergeMethod method = method();
         ModelInput base = recipe.baseModel().map(this::open).orElse(null);
         ModelInput separateBase = recipe.method().separatesBase() ? base : null;
@@ -55,6 +66,7 @@ public final class Planner {
         for (ModelEntry e : entries) models.add(open(e.model()));
 
         Checkpoint reference = separateBase != null ? separateBase.checkpoint() : models.get(0).checkpoint();
+        vocabulary = vocabularyPlan(base, models, reference);
         int numLayers = countLayers(reference);
         List<TensorJob> jobs = new ArrayList<>();
         for (StoredTensor t : reference.tensors()) {
@@ -79,7 +91,7 @@ public final class Planner {
                    Path configSource, Checkpoint reference, OptionalInt outputLayers) {
         DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
         return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
-                tokenizerSource(configSource), outputLayers);
+                tokenizerSource(configSource), outputLayers, vocabulary);
     }
 
     ModelInput open(String model) {
@@ -121,7 +133,7 @@ public final class Planner {
             if (!recipe.method().needsBase()) shape[0] = Math.min(shape[0], t.info().dim(0));
         }
         recipe.checkLinearDivisor(entries, name, position);
-        return new TensorJob(name, outDtype(first.info().dtype()), shape, TensorJob.Kind.MERGE, null, base,
+        return new TensorJob(name, outDtype(first.info().dtype()), vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, base,
                 List.copyOf(inputs), JobParameters.resolve(recipe, seed, name, entries, position));
     }
 
@@ -195,15 +207,65 @@ public final class Planner {
     }
 
     private Path tokenizerSource(Path fallback) {
-        String source = recipe.tokenizerSource().orElse("base");
-        if (source.equals("base")) return fallback;
-        if (source.equals("union")) {
-            throw new MergestreamException(recipe.path() + ": tokenizer_source: union is not supported yet");
-        }
+        String source = recipe.vocabularyMerge().map(s -> s.source()).orElse("base");
+        if (source.equals("base") || source.equals("union")) return fallback;
         Path p = recipe.resolveModelPath(source);
         if (!Files.isDirectory(p)) {
             throw new MergestreamException(recipe.path() + ": tokenizer_source: model '" + source + "' not found");
         }
         return p;
+    }
+
+    /** A vocabulary tensor rebuilt onto the output vocabulary has its row count; every other shape is kept. */
+    private long[] vocabularyShape(String name, long[] shape) {
+        if (vocabulary == null || !vocabulary.remaps(name)) return shape;
+        long[] s = shape.clone();
+        s[0] = vocabulary.rows();
+        return s;
+    }
+
+    /**
+     * The vocabulary merge of {@code tokenizer_source: union / MODEL} or a {@code tokenizer:} block; null otherwise.
+     * Participants are the base (if any) and every merged model once; each vocabulary tensor of the reference is
+     * found in each (a missing lm_head falls back to the tied embedding).
+     */
+    private VocabularyPlan vocabularyPlan(ModelInput base, List<ModelInput> models, Checkpoint reference) {
+        var settings = recipe.vocabularyMerge();
+        if (settings.isEmpty()) return null;
+        List<ModelInput> participants = new ArrayList<>();
+        if (base != null) participants.add(base);
+        int[] modelParticipants = new int[models.size()];
+        for (int j = 0; j < models.size(); j++) {
+            int p = -1;
+            for (int k = 0; k < participants.size(); k++) {
+                if (participants.get(k).checkpoint() == models.get(j).checkpoint()) p = k;
+            }
+            if (p < 0) {
+                participants.add(models.get(j));
+                p = participants.size() - 1;
+            }
+            modelParticipants[j] = p;
+        }
+        Map<String, List<StoredTensor>> tensors = new LinkedHashMap<>();
+        for (StoredTensor t : reference.tensors()) {
+            if (!isVocabulary(t.name())) continue;
+            if (recipe.isExcluded(t.name()) || !t.info().dtype().isMergeable() || t.info().rank() == 0) {
+                throw new MergestreamException(recipe.path() + ": tensor '" + t.name() + "' holds the vocabulary, which"
+                        + " the tokenizer source rebuilds, so it cannot be excluded or copied (remove it from exclude:)");
+            }
+            List<StoredTensor> per = new ArrayList<>();
+            for (ModelInput p : participants) {
+                StoredTensor x = find(p, t.name());
+                checkMergeable(p, x);
+                if (!sameButRows(t.info(), x.info())) {
+                    throw shapeMismatch(p, x, t.info().shapeString() + " (but for its rows) in the reference model");
+                }
+                per.add(x);
+            }
+            tensors.put(t.name(), per);
+        }
+        return VocabularyPlanner.build(recipe.path(), settings.get(), participants.stream().map(ModelInput::name).toList(),
+                participants.stream().map(p -> p.checkpoint().directory()).toList(), base != null, modelParticipants,
+                tensors, recipe::resolveModelPath);
     }
 }

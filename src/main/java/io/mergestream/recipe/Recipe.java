@@ -22,6 +22,8 @@ import java.util.stream.Stream;
  * @param parameters       the global {@code parameters:} block
  * @param seed             the DARE mask seed, a 64-bit unsigned integer held in a long's bits
  *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
+ * @param tokenizerSource  {@code tokenizer_source} as written ({@code base}, {@code union} or a model)
+ * @param tokenizer        the {@code tokenizer:} block (never together with {@code tokenizer_source})
  * @param exclude          regexes anchored at the start of tensor names, see {@link #isExcluded(String)}
  * @param yaml             the recipe text exactly as read, for the output's model card
  * @param path             the recipe file
@@ -35,6 +37,7 @@ public record Recipe(
         Optional<DType> dtype,
         Optional<DType> outDtype,
         Optional<String> tokenizerSource,
+        Optional<TokenizerSettings> tokenizer,
         long seed,
         List<Pattern> exclude,
         String yaml,
@@ -57,6 +60,16 @@ public record Recipe(
     /** Validates recipe text as if read from {@code file} (which names it in errors and anchors relative paths). */
     public static Recipe parse(String yaml, Path file) {
         return RecipeParser.parse(yaml, file);
+    }
+
+    /**
+     * The vocabulary merge the recipe asks for: the {@code tokenizer:} block, or {@code tokenizer_source} other
+     * than {@code base} as a block with that source. Empty when the base's vocabulary is used by position (the
+     * default, and {@code tokenizer_source: base}): no tokenizer file is read then.
+     */
+    public Optional<TokenizerSettings> vocabularyMerge() {
+        if (tokenizer.isPresent()) return tokenizer;
+        return tokenizerSource.filter(s -> !s.equals("base")).map(TokenizerSettings::ofSource);
     }
 
     public String methodName() {

@@ -29,9 +29,9 @@ import java.util.regex.PatternSyntaxException;
 final class RecipeParser {
 
     private static final List<String> KEYS = List.of("merge_method", "models", "slices", "base_model", "parameters",
-            "dtype", "out_dtype", "tokenizer_source", "seed", "exclude");
+            "dtype", "out_dtype", "tokenizer_source", "tokenizer", "seed", "exclude");
     /** mergekit keys that a later version of mergestream will implement. */
-    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules", "tokenizer", "chat_template");
+    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules", "chat_template");
     private static final List<String> MODEL_KEYS = List.of("model", "parameters");
     private static final BigInteger MAX_SEED = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
@@ -82,10 +82,20 @@ final class RecipeParser {
                 optional(root, "dtype").map(n -> dtype(n, KeyPath.root().key("dtype"))),
                 optional(root, "out_dtype").map(n -> dtype(n, KeyPath.root().key("out_dtype"))),
                 optional(root, "tokenizer_source").map(n -> text(n, KeyPath.root().key("tokenizer_source"))),
+                tokenizer(root),
                 optional(root, "seed").map(this::seed).orElse(0L),
                 optional(root, "exclude").map(this::exclude).orElse(List.of()),
                 yaml,
                 file);
+    }
+
+    /** The {@code tokenizer:} block; together with {@code tokenizer_source} it is ambiguous, so an error. */
+    private Optional<TokenizerSettings> tokenizer(JsonNode root) {
+        Optional<JsonNode> block = optional(root, "tokenizer");
+        if (block.isPresent() && optional(root, "tokenizer_source").isPresent()) {
+            throw errors.at(KeyPath.root().key("tokenizer"), "give either tokenizer_source or a tokenizer: block, not both");
+        }
+        return block.map(n -> TokenizerSettings.parse(n, errors));
     }
 
     private JsonNode tree(String yaml) {

@@ -74,8 +74,36 @@ class RecipeErrorTest {
     }
 
     @Test
-    void tokenizerIsNotSupportedYet() {
-        assertError(DARE + "tokenizer: {source: union}\n", "tokenizer: ", "is not supported yet by mergestream");
+    void tokenizerBlockKeysAreChecked() {
+        assertError(DARE + "tokenizer: {source: union, pad_to: 8}\n", "tokenizer.pad_to: ", "unknown key",
+                "source, tokens, pad_to_multiple_of");
+        assertError(DARE + "tokenizer: {pad_to_multiple_of: 0}\n", "tokenizer.pad_to_multiple_of: ", "not a positive integer");
+        assertError(DARE + "tokenizer: union\n", "tokenizer: ", "must be a mapping");
+        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: m, forced: true}}}\n", "tokenizer.tokens.<x>.forced: ",
+                "unknown key (allowed: source, force)");
+        assertError(DARE + "tokenizer: {tokens: {'<x>': {force: true}}}\n", "tokenizer.tokens.<x>.source: ", "missing");
+        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: embed}}}}\n",
+                "tokenizer.tokens.<x>.source.kind: ", "'embed' is not a token source kind");
+        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: model_token, model: m, token: a, token_id: 1}}}}\n",
+                "tokenizer.tokens.<x>.source: ", "exactly one of token_id and token");
+        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: zero, model: m}}}}\n",
+                "tokenizer.tokens.<x>.source.model: ", "unknown key");
+        assertError(DARE + "tokenizer_source: union\ntokenizer: {source: union}\n", "tokenizer: ", "not both");
+    }
+
+    @Test
+    void tokenizerBlockParses() {
+        var r = RecipeFixtures.parse(DARE + "tokenizer:\n  pad_to_multiple_of: 8\n  tokens:\n"
+                + "    '<x>': {source: {kind: model_token, model: m, token_id: 3}, force: true}\n"
+                + "    '<y>': {source: {kind: zero}}\n");
+        var t = r.tokenizer().orElseThrow();
+        assertEquals("union", t.source(), "mergekit's default source for the block");
+        assertEquals(8, t.padToMultipleOf().getAsInt());
+        assertEquals(3, t.tokens().get("<x>").tokenId().getAsInt());
+        assertTrue(t.tokens().get("<x>").force());
+        assertEquals(TokenizerSettings.TokenSource.Kind.ZERO, t.tokens().get("<y>").kind());
+        assertTrue(RecipeFixtures.parse(DARE + "tokenizer_source: base\n").vocabularyMerge().isEmpty(),
+                "tokenizer_source: base keeps the merge by position");
     }
 
     @Test
