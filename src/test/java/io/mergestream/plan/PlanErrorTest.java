@@ -144,4 +144,17 @@ class PlanErrorTest {
         assertEquals(0, Main.run("merge", recipe.toString(), "-o", out.toString(), "-q", "--force"));
         assertFalse(Files.exists(out.resolve("keep.txt")));
     }
+
+    @Test
+    void vocabularyMergeWithSlicesIsNotSupportedYet() throws IOException {
+        String m = runExpectingFailure("""
+                merge_method: passthrough
+                tokenizer_source: union
+                slices:
+                  - sources:
+                      - model: FT
+                        layer_range: [0, 1]
+                """);
+        assertTrue(m.contains("tokenizer_source") && m.contains("slices") && m.contains("not supported yet"), m);
+    }
 }
