@@ -7,12 +7,12 @@ import java.util.Comparator;
  * A plainly written reference of merge-semantics.md on decoded float arrays, one model and one step at a
  * time with whole-array temporaries, independent of the kernels' code.
  */
-final class ReferenceMerge {
+public final class ReferenceMerge {
     private ReferenceMerge() {}
 
     /** What sparsifier j keeps: a DARE draw, a fixed selected set (magnitude), or everything. */
-    record Keep(String kind, long threshold, int k0, int k1, boolean[] selected, float density, boolean rescale) {
-        static Keep all() {
+    public record Keep(String kind, long threshold, int k0, int k1, boolean[] selected, float density, boolean rescale) {
+        public static Keep all() {
             return new Keep("none", 0, 0, 0, null, 1f, false);
         }
 
@@ -29,7 +29,7 @@ final class ReferenceMerge {
      * The k = floor(density * n) largest |delta| of the whole tensor, equal magnitudes ordered by flat index
      * (merge-semantics.md), selected by sorting.
      */
-    static boolean[] magnitudeSelection(float[] delta, double density) {
+    public static boolean[] magnitudeSelection(float[] delta, double density) {
         int n = delta.length;
         int k = (int) Math.floor(density * n);
         Integer[] order = new Integer[n];
@@ -54,7 +54,7 @@ final class ReferenceMerge {
     }
 
     /** out = b + lambda * mixed, in f32, per merge-semantics.md "The task-arithmetic family". */
-    static float[] taskArithmetic(float[] base, float[][] models, float[] weights, Keep[] keeps,
+    public static float[] taskArithmetic(float[] base, float[][] models, float[] weights, Keep[] keeps,
                                   Consensus consensus, boolean normalize, float lambda) {
         int n = base.length, m = models.length;
         float[][] sparse = new float[m][n];
@@ -104,7 +104,7 @@ final class ReferenceMerge {
     }
 
     /** mergekit's linear: sum of w_j x_j, divided by sum of w_j if normalize. */
-    static float[] linear(float[][] models, float[] weights, boolean normalize) {
+    public static float[] linear(float[][] models, float[] weights, boolean normalize) {
         int n = models[0].length;
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {
