@@ -33,12 +33,39 @@ final class VectorCodecs {
         };
     }
 
+    /*
+     * Why one small method per dtype: the fused loops call these with a loop-invariant type code, so after
+     * C2 has inlined the dispatcher the unused branches are never-taken (pruned by profile) and what is
+     * left of each load or store is a handful of vector nodes. One large load/store method with every dtype
+     * inline made the loops' graph hit C2's NodeCountInliningCutoff, and a call C2 does not inline takes
+     * and returns boxed vectors (an allocation per vector).
+     */
+
     /** Elements [i, i + N) as f32. */
     static FloatVector load(MemorySegment data, int type, long i) {
-        if (type == F32) return FloatVector.fromMemorySegment(F, data, i * 4, LE);
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, data, i * 2, LE)
-                .convertShape(VectorOperators.S2I, I, 0);
-        return type == BF16 ? h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : widenF16(h);
+        return switch (type) {
+            case BF16 -> loadBf16(data, i);
+            case F32 -> loadF32(data, i);
+            default -> loadF16(data, i);
+        };
+    }
+
+    static FloatVector loadF32(MemorySegment data, long i) {
+        return FloatVector.fromMemorySegment(F, data, i * 4, LE);
+    }
+
+    /** bf16 is the top half of an f32: widen the shorts to ints and shift them up. */
+    static FloatVector loadBf16(MemorySegment data, long i) {
+        return halves(data, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    static FloatVector loadF16(MemorySegment data, long i) {
+        return widenF16(halves(data, i));
+    }
+
+    /** N 16-bit values, sign-extended to int lanes (callers only use the low 16 bits). */
+    private static IntVector halves(MemorySegment data, long i) {
+        return (IntVector) ShortVector.fromMemorySegment(S, data, i * 2, LE).convertShape(VectorOperators.S2I, I, 0);
     }
 
     /**
@@ -59,15 +86,32 @@ final class VectorCodecs {
 
     /** Stores lanes to elements [i, i + N), rounded to nearest even, NaN canonical. */
     static void store(FloatVector v, MemorySegment data, int type, long i) {
-        VectorMask<Integer> nan = v.test(VectorOperators.IS_NAN).cast(I);
-        IntVector bits = v.reinterpretAsInts();
-        if (type == F32) {
-            bits.blend(0x7FC00000, nan).intoMemorySegment(data, i * 4, LE);
-            return;
+        switch (type) {
+            case BF16 -> storeBf16(v, data, i);
+            case F32 -> storeF32(v, data, i);
+            default -> storeF16(v, data, i);
         }
-        IntVector narrow = type == BF16 ? narrowBf16(bits) : narrowF16(v, bits);
-        ((ShortVector) narrow.blend(type == BF16 ? 0x7FC0 : 0x7E00, nan)
-                .convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(data, i * 2, LE);
+    }
+
+    static void storeF32(FloatVector v, MemorySegment data, long i) {
+        v.reinterpretAsInts().blend(0x7FC00000, nan(v)).intoMemorySegment(data, i * 4, LE);
+    }
+
+    static void storeBf16(FloatVector v, MemorySegment data, long i) {
+        storeHalves(narrowBf16(v.reinterpretAsInts()).blend(0x7FC0, nan(v)), data, i);
+    }
+
+    static void storeF16(FloatVector v, MemorySegment data, long i) {
+        storeHalves(narrowF16(v, v.reinterpretAsInts()).blend(0x7E00, nan(v)), data, i);
+    }
+
+    /** NaN lanes (NaN is the only value unequal to itself), as an int mask. */
+    private static VectorMask<Integer> nan(FloatVector v) {
+        return v.compare(VectorOperators.NE, v).cast(I);
+    }
+
+    private static void storeHalves(IntVector bits, MemorySegment data, long i) {
+        ((ShortVector) bits.convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(data, i * 2, LE);
     }
 
     /** As BFloat16.fromFloat, without the NaN case: add 0x7FFF plus the lowest kept bit, keep the top half. */
