@@ -29,10 +29,11 @@ import jdk.incubator.vector.VectorOperators;
  * own compilation, well under the cutoff, passing f32 values through per-thread L1-resident scratch
  * blocks (no allocation per call):
  * <ol>
- * <li>{@link #decode}: the base, decoded to f32;</li>
+ * <li>{@link #decode}: the base and each x_j, decoded to f32 (the only loops, with {@link #encode}, that
+ *     depend on dtypes);</li>
  * <li>per model, one sparsify loop per sparsifier kind ({@link #keepAll}, {@link #dare}, {@link #magnitude}):
- *     decode x_j, subtract b, rescale, drop, keep s_j. There is no switch on the kind inside a loop, and the
- *     model's parameters are final locals read before the loop;</li>
+ *     subtract b, rescale, drop, in place. There is no switch on the kind inside a loop, and the model's
+ *     parameters are final locals read before the loop;</li>
  * <li>one combine loop per model count 1..4 ({@link #combine1} ...; more go through {@link #combineAny}):
  *     weights, election, normalize, lambda, + b, into the base's block. The models are unrolled by hand, so
  *     their vectors are plain locals rather than values carried around an inner loop over j, and no
@@ -53,7 +54,7 @@ final class TaskArithmeticLoops {
      */
     static final int BLOCK = 1024;
 
-    /** Per thread: block j holds s_j; the last block holds b, then the result. Grown to the largest k seen. */
+    /** Per thread: block j holds x_j, then s_j; the last block holds b, then the result. */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[0][]);
 
     private TaskArithmeticLoops() {}
@@ -105,6 +106,7 @@ final class TaskArithmeticLoops {
                 decode(baseData, baseType, block, n, result);
                 for (int j = 0; j < k; j++) {
                     Model m = models[j];
+                    decode(m.data(), m.type(), block, n, s[j]);
                     switch (m.kind()) {
                         case ResolvedTaskArithmetic.RANDOM -> dare(m, result, block, n, s[j]);
                         case ResolvedTaskArithmetic.MAGNITUDE -> magnitude(m, result, block, n, s[j]);
@@ -142,30 +144,28 @@ final class TaskArithmeticLoops {
         for (int k = 0; k < n; k += N) VectorCodecs.store(FloatVector.fromArray(F, from, k), data, type, start + k);
     }
 
-    // The sparsify loops: s_j = x_j - b, divided by the density if rescaled, +0 where dropped.
+    // The sparsify loops, in place over x_j's decoded block: s_j = x_j - b, divided by the density if
+    // rescaled, +0 where dropped. They see f32 only: decoding x_j in its own loop keeps the f16 widening's
+    // nodes out of them (with it inline, the DARE loop passed the cutoff for f16 and boxed).
 
     private static void keepAll(Model m, float[] b, long start, int n, float[] s) {
-        final MemorySegment data = m.data();
-        final int type = m.type();
         final boolean rescale = m.rescale();
         final float density = m.density();
         for (int k = 0; k < n; k += N) {
-            FloatVector d = VectorCodecs.load(data, type, start + k).sub(FloatVector.fromArray(F, b, k));
+            FloatVector d = FloatVector.fromArray(F, s, k).sub(FloatVector.fromArray(F, b, k));
             (rescale ? d.div(density) : d).intoArray(s, k);
         }
     }
 
     /** DARE: kept where the element's hash u = lowbias32(lowbias32(i ^ k0) ^ k1 ^ hi) < threshold, unsigned. */
     private static void dare(Model m, float[] b, long start, int n, float[] s) {
-        final MemorySegment data = m.data();
-        final int type = m.type(), k0 = m.k0(), k1hi = m.k1hi(), threshold = m.randomThreshold();
+        final int k0 = m.k0(), k1hi = m.k1hi(), threshold = m.randomThreshold();
         final boolean rescale = m.rescale();
         final float density = m.density();
         final FloatVector zero = zero();
         for (int k = 0; k < n; k += N) {
-            long i = start + k;
-            FloatVector d = VectorCodecs.load(data, type, i).sub(FloatVector.fromArray(F, b, k));
-            IntVector u = lowbias32(lowbias32(IOTA.add((int) i).lanewise(VectorOperators.XOR, k0))
+            FloatVector d = FloatVector.fromArray(F, s, k).sub(FloatVector.fromArray(F, b, k));
+            IntVector u = lowbias32(lowbias32(IOTA.add((int) (start + k)).lanewise(VectorOperators.XOR, k0))
                     .lanewise(VectorOperators.XOR, k1hi));
             VectorMask<Float> keep = u.compare(VectorOperators.ULT, threshold).cast(F);
             zero.blend(rescale ? d.div(density) : d, keep).intoArray(s, k);
@@ -174,17 +174,15 @@ final class TaskArithmeticLoops {
 
     /** TIES trim: kept where |d| is above the threshold, or equal to it at an index below the tie cutoff. */
     private static void magnitude(Model m, float[] b, long start, int n, float[] s) {
-        final MemorySegment data = m.data();
-        final int type = m.type(), bits = m.magnitudeBits();
+        final int bits = m.magnitudeBits();
         final long tieCutoff = m.tieCutoff();
         final boolean rescale = m.rescale();
         final float density = m.density();
         final FloatVector zero = zero();
         for (int k = 0; k < n; k += N) {
-            long i = start + k;
-            FloatVector d = VectorCodecs.load(data, type, i).sub(FloatVector.fromArray(F, b, k));
+            FloatVector d = FloatVector.fromArray(F, s, k).sub(FloatVector.fromArray(F, b, k));
             IntVector a = d.reinterpretAsInts().and(0x7FFFFFFF);
-            int tieLanes = (int) Math.clamp(tieCutoff - i, 0, N);
+            int tieLanes = (int) Math.max(0, Math.min(N, tieCutoff - (start + k)));
             VectorMask<Integer> keep = a.compare(VectorOperators.GT, bits)
                     .or(a.compare(VectorOperators.EQ, bits).and(IOTA.compare(VectorOperators.LT, tieLanes)));
             zero.blend(rescale ? d.div(density) : d, keep.cast(F)).intoArray(s, k);
@@ -192,7 +190,9 @@ final class TaskArithmeticLoops {
     }
 
     // The combine loops: t_j = w_j * s_j; the plain sum or the sign election; normalize; b + lambda * mixed,
-    // written over b. Apart from the model count they are the same.
+    // written over b. Apart from the model count they are the same. The election is written out in each loop
+    // rather than in a helper taking all the vectors: such a helper is larger than 35 bytes of bytecode and
+    // then inlined only where the profile says the call is hot, which it did not always say (see VectorCodecs).
 
     private static void combine1(Combine c, float[][] s, int n) {
         final float[] s0 = s[0], b = s[1];
@@ -203,8 +203,15 @@ final class TaskArithmeticLoops {
         for (int k = 0; k < n; k += N) {
             FloatVector v0 = FloatVector.fromArray(F, s0, k);
             FloatVector t0 = v0.mul(w0);
-            FloatVector mixed = election == NONE ? plain(t0, normalize, divisor)
-                    : elect1(election, normalize, v0, t0, w0);
+            FloatVector mixed;
+            if (election == NONE) {
+                mixed = normalize ? t0.div(divisor) : t0;
+            } else {
+                FloatVector sign = sign(vote(election, v0, t0));
+                VectorMask<Float> a0 = agrees(t0, sign);
+                mixed = kept(t0, a0);
+                if (normalize) mixed = mixed.div(guard(weightIf(w0, a0)));
+            }
             mixed.mul(lambda).add(FloatVector.fromArray(F, b, k)).intoArray(b, k);
         }
     }
@@ -218,8 +225,16 @@ final class TaskArithmeticLoops {
         for (int k = 0; k < n; k += N) {
             FloatVector v0 = FloatVector.fromArray(F, s0, k), v1 = FloatVector.fromArray(F, s1, k);
             FloatVector t0 = v0.mul(w0), t1 = v1.mul(w1);
-            FloatVector mixed = election == NONE ? plain(t0.add(t1), normalize, divisor)
-                    : elect2(election, normalize, v0, t0, w0, v1, t1, w1);
+            FloatVector mixed;
+            if (election == NONE) {
+                mixed = t0.add(t1);
+                if (normalize) mixed = mixed.div(divisor);
+            } else {
+                FloatVector sign = sign(vote(election, v0, t0).add(vote(election, v1, t1)));
+                VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign);
+                mixed = kept(t0, a0).add(kept(t1, a1));
+                if (normalize) mixed = mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1))));
+            }
             mixed.mul(lambda).add(FloatVector.fromArray(F, b, k)).intoArray(b, k);
         }
     }
@@ -234,8 +249,18 @@ final class TaskArithmeticLoops {
             FloatVector v0 = FloatVector.fromArray(F, s0, k), v1 = FloatVector.fromArray(F, s1, k);
             FloatVector v2 = FloatVector.fromArray(F, s2, k);
             FloatVector t0 = v0.mul(w0), t1 = v1.mul(w1), t2 = v2.mul(w2);
-            FloatVector mixed = election == NONE ? plain(t0.add(t1).add(t2), normalize, divisor)
-                    : elect3(election, normalize, v0, t0, w0, v1, t1, w1, v2, t2, w2);
+            FloatVector mixed;
+            if (election == NONE) {
+                mixed = t0.add(t1).add(t2);
+                if (normalize) mixed = mixed.div(divisor);
+            } else {
+                FloatVector sign = sign(vote(election, v0, t0).add(vote(election, v1, t1)).add(vote(election, v2, t2)));
+                VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign), a2 = agrees(t2, sign);
+                mixed = kept(t0, a0).add(kept(t1, a1)).add(kept(t2, a2));
+                if (normalize) {
+                    mixed = mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1)).add(weightIf(w2, a2))));
+                }
+            }
             mixed.mul(lambda).add(FloatVector.fromArray(F, b, k)).intoArray(b, k);
         }
     }
@@ -250,8 +275,21 @@ final class TaskArithmeticLoops {
             FloatVector v0 = FloatVector.fromArray(F, s0, k), v1 = FloatVector.fromArray(F, s1, k);
             FloatVector v2 = FloatVector.fromArray(F, s2, k), v3 = FloatVector.fromArray(F, s3, k);
             FloatVector t0 = v0.mul(w0), t1 = v1.mul(w1), t2 = v2.mul(w2), t3 = v3.mul(w3);
-            FloatVector mixed = election == NONE ? plain(t0.add(t1).add(t2).add(t3), normalize, divisor)
-                    : elect4(election, normalize, v0, t0, w0, v1, t1, w1, v2, t2, w2, v3, t3, w3);
+            FloatVector mixed;
+            if (election == NONE) {
+                mixed = t0.add(t1).add(t2).add(t3);
+                if (normalize) mixed = mixed.div(divisor);
+            } else {
+                FloatVector sign = sign(vote(election, v0, t0).add(vote(election, v1, t1)).add(vote(election, v2, t2))
+                        .add(vote(election, v3, t3)));
+                VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign);
+                VectorMask<Float> a2 = agrees(t2, sign), a3 = agrees(t3, sign);
+                mixed = kept(t0, a0).add(kept(t1, a1)).add(kept(t2, a2)).add(kept(t3, a3));
+                if (normalize) {
+                    mixed = mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1)).add(weightIf(w2, a2))
+                            .add(weightIf(w3, a3))));
+                }
+            }
             mixed.mul(lambda).add(FloatVector.fromArray(F, b, k)).intoArray(b, k);
         }
     }
@@ -291,7 +329,7 @@ final class TaskArithmeticLoops {
                 }
             }
             if (election == NONE) {
-                mixed = plain(mixed, normalize, divisor);
+                if (normalize) mixed = mixed.div(divisor);
             } else {
                 VectorMask<Float> elected = vote.compare(VectorOperators.GE, 0f);
                 mixed = negativeSum.blend(positiveSum, elected);
@@ -311,53 +349,14 @@ final class TaskArithmeticLoops {
     //    vote is only compared with >= 0 and the divisor only used through guard(), which maps both zeros
     //    to 1, so the results are the same bits.
 
-    private static FloatVector plain(FloatVector sum, boolean normalize, float divisor) {
-        return normalize ? sum.div(divisor) : sum;
-    }
-
-    private static FloatVector elect1(int election, boolean normalize, FloatVector s0, FloatVector t0, float w0) {
-        FloatVector sign = sign(vote(election, s0, t0));
-        VectorMask<Float> a0 = agrees(t0, sign);
-        FloatVector mixed = kept(t0, a0);
-        return normalize ? mixed.div(guard(weightIf(w0, a0))) : mixed;
-    }
-
-    private static FloatVector elect2(int election, boolean normalize, FloatVector s0, FloatVector t0, float w0,
-                                      FloatVector s1, FloatVector t1, float w1) {
-        FloatVector sign = sign(vote(election, s0, t0).add(vote(election, s1, t1)));
-        VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign);
-        FloatVector mixed = kept(t0, a0).add(kept(t1, a1));
-        return normalize ? mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1)))) : mixed;
-    }
-
-    private static FloatVector elect3(int election, boolean normalize, FloatVector s0, FloatVector t0, float w0,
-                                      FloatVector s1, FloatVector t1, float w1,
-                                      FloatVector s2, FloatVector t2, float w2) {
-        FloatVector sign = sign(vote(election, s0, t0).add(vote(election, s1, t1)).add(vote(election, s2, t2)));
-        VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign), a2 = agrees(t2, sign);
-        FloatVector mixed = kept(t0, a0).add(kept(t1, a1)).add(kept(t2, a2));
-        return normalize ? mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1)).add(weightIf(w2, a2)))) : mixed;
-    }
-
-    private static FloatVector elect4(int election, boolean normalize, FloatVector s0, FloatVector t0, float w0,
-                                      FloatVector s1, FloatVector t1, float w1,
-                                      FloatVector s2, FloatVector t2, float w2,
-                                      FloatVector s3, FloatVector t3, float w3) {
-        FloatVector sign = sign(vote(election, s0, t0).add(vote(election, s1, t1)).add(vote(election, s2, t2))
-                .add(vote(election, s3, t3)));
-        VectorMask<Float> a0 = agrees(t0, sign), a1 = agrees(t1, sign), a2 = agrees(t2, sign), a3 = agrees(t3, sign);
-        FloatVector mixed = kept(t0, a0).add(kept(t1, a1)).add(kept(t2, a2)).add(kept(t3, a3));
-        return normalize ? mixed.div(guard(weightIf(w0, a0).add(weightIf(w1, a1)).add(weightIf(w2, a2))
-                .add(weightIf(w3, a3)))) : mixed;
-    }
-
     /** Model j's term of the election sum. */
     private static FloatVector vote(int election, FloatVector s, FloatVector t) {
-        return switch (election) {
-            case WEIGHTED_SUM -> t;
-            case SUM -> s;
-            default -> zero().blend(1f, t.compare(VectorOperators.GT, 0f)).blend(-1f, t.compare(VectorOperators.LT, 0f));
-        };
+        return election == WEIGHTED_SUM ? t : election == SUM ? s : signum(t);
+    }
+
+    /** -1, 0 or +1 (COUNT's vote; a NaN counts 0, as in the scalar kernel). */
+    private static FloatVector signum(FloatVector t) {
+        return zero().blend(1f, t.compare(VectorOperators.GT, 0f)).blend(-1f, t.compare(VectorOperators.LT, 0f));
     }
 
     /** The elected sign: +1 where the vote is >= 0, else -1. */
@@ -383,11 +382,14 @@ final class TaskArithmeticLoops {
         return divisor.blend(1f, divisor.abs().compare(VectorOperators.LT, 1e-8f));
     }
 
-    /** DareMask.lowbias32 on every lane. */
+    /** DareMask.lowbias32 on every lane (in pieces of at most 35 bytes of bytecode, see VectorCodecs). */
     static IntVector lowbias32(IntVector x) {
-        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16)).mul(0x21F0AAAD);
-        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15)).mul(0x735A2D97);
-        return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15));
+        return xorShift(xorShift(xorShift(x, 16).mul(0x21F0AAAD), 15).mul(0x735A2D97), 15);
+    }
+
+    /** x ^ (x >>> shift) */
+    private static IntVector xorShift(IntVector x, int shift) {
+        return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, shift));
     }
 
     private static FloatVector zero() {

@@ -34,20 +34,18 @@ final class VectorCodecs {
     }
 
     /*
-     * Why one small method per dtype: the fused loops call these with a loop-invariant type code, so after
-     * C2 has inlined the dispatcher the unused branches are never-taken (pruned by profile) and what is
-     * left of each load or store is a handful of vector nodes. One large load/store method with every dtype
-     * inline made the loops' graph hit C2's NodeCountInliningCutoff, and a call C2 does not inline takes
-     * and returns boxed vectors (an allocation per vector).
+     * Why so many small methods: the loops call these with a loop-invariant type code, so after C2 has
+     * inlined the dispatcher the unused branches are never taken (pruned by profile) and what is left of a
+     * load or store is a handful of vector nodes. And every method here is at most 35 bytes of bytecode
+     * (MaxInlineSize): C2 inlines those whatever the call site's profile says, while a larger one is only
+     * inlined at call sites the profile calls hot, which depends on tiering (after a tier-2 compile it was
+     * not, and the vectors crossing the call were boxed). A call C2 does not inline takes and returns
+     * vectors as heap objects, an allocation per vector.
      */
 
     /** Elements [i, i + N) as f32. */
     static FloatVector load(MemorySegment data, int type, long i) {
-        return switch (type) {
-            case BF16 -> loadBf16(data, i);
-            case F32 -> loadF32(data, i);
-            default -> loadF16(data, i);
-        };
+        return type == BF16 ? loadBf16(data, i) : type == F32 ? loadF32(data, i) : loadF16(data, i);
     }
 
     static FloatVector loadF32(MemorySegment data, long i) {
@@ -75,22 +73,35 @@ final class VectorCodecs {
      */
     static FloatVector widenF16(IntVector h) {
         IntVector magnitude = h.and(0x7FFF);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        return f16Magnitude(magnitude, magnitude.lanewise(VectorOperators.LSHL, 13)).or(f16Sign(h)).reinterpretAsFloats();
+    }
+
+    private static IntVector f16Magnitude(IntVector magnitude, IntVector shifted) {
+        return f16Finite(shifted).blend(f16Special(magnitude, shifted), f16NotFinite(magnitude));
+    }
+
+    private static IntVector f16Finite(IntVector shifted) {
+        return shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+    }
+
+    private static IntVector f16Special(IntVector magnitude, IntVector shifted) {
         IntVector special = shifted.add(0x70000000);
-        special = special.blend(special.or(0x00400000), magnitude.compare(VectorOperators.GT, 0x7C00));
-        IntVector bits = finite.blend(special, magnitude.compare(VectorOperators.GE, 0x7C00));
-        IntVector sign = h.lanewise(VectorOperators.LSHL, 16).and(0x80000000);
-        return bits.or(sign).reinterpretAsFloats();
+        return special.blend(special.or(0x00400000), magnitude.compare(VectorOperators.GT, 0x7C00));
+    }
+
+    private static VectorMask<Integer> f16NotFinite(IntVector magnitude) {
+        return magnitude.compare(VectorOperators.GE, 0x7C00);
+    }
+
+    private static IntVector f16Sign(IntVector h) {
+        return h.lanewise(VectorOperators.LSHL, 16).and(0x80000000);
     }
 
     /** Stores lanes to elements [i, i + N), rounded to nearest even, NaN canonical. */
     static void store(FloatVector v, MemorySegment data, int type, long i) {
-        switch (type) {
-            case BF16 -> storeBf16(v, data, i);
-            case F32 -> storeF32(v, data, i);
-            default -> storeF16(v, data, i);
-        }
+        if (type == BF16) storeBf16(v, data, i);
+        else if (type == F32) storeF32(v, data, i);
+        else storeF16(v, data, i);
     }
 
     static void storeF32(FloatVector v, MemorySegment data, long i) {
@@ -128,13 +139,25 @@ final class VectorCodecs {
      * then read off the sum's bits.
      */
     static IntVector narrowF16(FloatVector v, IntVector bits) {
-        FloatVector scaled = v.abs().mul(0x1p112f).mul(0x1p-110f);
-        IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).max(0x71);
-        FloatVector rounder = exponent.lanewise(VectorOperators.LSHL, 23).add(0x07800000).reinterpretAsFloats();
-        IntVector rounded = rounder.add(scaled).reinterpretAsInts();
-        IntVector exponentBits = rounded.lanewise(VectorOperators.LSHR, 13).and(0x7C00);
-        IntVector mantissaBits = rounded.and(0x0FFF);
-        IntVector sign = bits.lanewise(VectorOperators.LSHR, 16).and(0x8000);
-        return exponentBits.add(mantissaBits).or(sign);
+        return f16Bits(f16Rounded(v, bits)).or(bits.lanewise(VectorOperators.LSHR, 16).and(0x8000));
+    }
+
+    /** |v|, with the values that round to infinity overflowed, plus the rounder: the hardware rounds. */
+    private static IntVector f16Rounded(FloatVector v, IntVector bits) {
+        return f16Rounder(bits).add(v.abs().mul(0x1p112f).mul(0x1p-110f)).reinterpretAsInts();
+    }
+
+    /** The power of two whose ulp is the f16 ulp at the value's exponent (at least the subnormal ulp). */
+    private static FloatVector f16Rounder(IntVector bits) {
+        return f16Exponent(bits).lanewise(VectorOperators.LSHL, 23).add(0x07800000).reinterpretAsFloats();
+    }
+
+    private static IntVector f16Exponent(IntVector bits) {
+        return bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).max(0x71);
+    }
+
+    /** The f16 exponent and mantissa read off the rounded sum's bits. */
+    private static IntVector f16Bits(IntVector rounded) {
+        return rounded.lanewise(VectorOperators.LSHR, 13).and(0x7C00).add(rounded.and(0x0FFF));
     }
 }
