@@ -48,6 +48,15 @@ final class VectorCodecs {
         return type == BF16 ? loadBf16(data, i) : type == F32 ? loadF32(data, i) : loadF16(data, i);
     }
 
+    /**
+     * Elements [i, i + N) of a BF16 or F32 tensor (not F16): for loops that must not contain the f16
+     * widening at all. Pruning by profile is not enough there, since load()'s profile is shared by every
+     * loop: a merge that decodes f16 anywhere would put the widening into every loop calling load().
+     */
+    static FloatVector loadBf16OrF32(MemorySegment data, int type, long i) {
+        return type == BF16 ? loadBf16(data, i) : loadF32(data, i);
+    }
+
     static FloatVector loadF32(MemorySegment data, long i) {
         return FloatVector.fromMemorySegment(F, data, i * 4, LE);
     }
@@ -102,6 +111,11 @@ final class VectorCodecs {
         if (type == BF16) storeBf16(v, data, i);
         else if (type == F32) storeF32(v, data, i);
         else storeF16(v, data, i);
+    }
+
+    /** f32 lanes as they are (NaN payloads kept): scratch blocks only, never output. */
+    static void storeF32Raw(FloatVector v, MemorySegment data, long i) {
+        v.intoMemorySegment(data, i * 4, LE);
     }
 
     static void storeF32(FloatVector v, MemorySegment data, long i) {
