@@ -1,11 +1,7 @@
 package io.mergestream.kernel.vector;
 
-import static io.mergestream.kernel.vector.Lanes.F;
-import static io.mergestream.kernel.vector.Lanes.I;
-import static io.mergestream.kernel.vector.Lanes.IOTA;
 import static io.mergestream.kernel.vector.Lanes.N;
 
-import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.LinearOp;
 import io.mergestream.kernel.AbsDeltaCounts;
 import io.mergestream.kernel.MergeKernel;
@@ -15,15 +11,12 @@ import io.mergestream.kernel.TaskArithmeticOp;
 import io.mergestream.kernel.TensorView;
 import io.mergestream.kernel.Views;
 import java.lang.foreign.MemorySegment;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * The Vector API implementation of {@link MergeKernel}, bit-identical to {@link ScalarKernel}: each step
- * of {@link TaskArithmeticOp}'s op order runs on N lanes at once, fused from decode to encode in registers
- * ({@link TaskArithmeticLoops}, {@link LinearLoops}: see there how they are kept inlined and unboxed).
+ * of {@link TaskArithmeticOp}'s op order runs on N lanes at once, block by block through small loops that
+ * pass f32 values in L1-resident scratch ({@link TaskArithmeticLoops}, {@link LinearLoops}: see there why
+ * this shape, and not one fused loop, is what keeps C2 inlining everything and no vector boxed).
  * Elements that do not fill a vector go through ScalarKernel's per-element methods.
  *
  * <p>Load this class only when jdk.incubator.vector is in the boot layer (see Kernels).
