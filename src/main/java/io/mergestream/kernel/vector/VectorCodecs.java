@@ -33,12 +33,46 @@ final class VectorCodecs {
         };
     }
 
+    /*
+     * Why so many small methods: the loops call these with a loop-invariant type code, so after C2 has
+     * inlined the dispatcher the unused branches are never taken (pruned by profile) and what is left of a
+     * load or store is a handful of vector nodes. And every method here is at most 35 bytes of bytecode
+     * (MaxInlineSize): C2 inlines those whatever the call site's profile says, while a larger one is only
+     * inlined at call sites the profile calls hot, which depends on tiering (after a tier-2 compile it was
+     * not, and the vectors crossing the call were boxed). A call C2 does not inline takes and returns
+     * vectors as heap objects, an allocation per vector.
+     */
+
     /** Elements [i, i + N) as f32. */
     static FloatVector load(MemorySegment data, int type, long i) {
-        if (type == F32) return FloatVector.fromMemorySegment(F, data, i * 4, LE);
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, data, i * 2, LE)
-                .convertShape(VectorOperators.S2I, I, 0);
-        return type == BF16 ? h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : widenF16(h);
+        return type == BF16 ? loadBf16(data, i) : type == F32 ? loadF32(data, i) : loadF16(data, i);
+    }
+
+    /**
+     * Elements [i, i + N) of a BF16 or F32 tensor (not F16): for loops that must not contain the f16
+     * widening at all. Pruning by profile is not enough there, since load()'s profile is shared by every
+     * loop: a merge that decodes f16 anywhere would put the widening into every loop calling load().
+     */
+    static FloatVector loadBf16OrF32(MemorySegment data, int type, long i) {
+        return type == BF16 ? loadBf16(data, i) : loadF32(data, i);
+    }
+
+    static FloatVector loadF32(MemorySegment data, long i) {
+        return FloatVector.fromMemorySegment(F, data, i * 4, LE);
+    }
+
+    /** bf16 is the top half of an f32: widen the shorts to ints and shift them up. */
+    static FloatVector loadBf16(MemorySegment data, long i) {
+        return halves(data, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    static FloatVector loadF16(MemorySegment data, long i) {
+        return widenF16(halves(data, i));
+    }
+
+    /** N 16-bit values, sign-extended to int lanes (callers only use the low 16 bits). */
+    private static IntVector halves(MemorySegment data, long i) {
+        return (IntVector) ShortVector.fromMemorySegment(S, data, i * 2, LE).convertShape(VectorOperators.S2I, I, 0);
     }
 
     /**
@@ -48,26 +82,61 @@ final class VectorCodecs {
      */
     static FloatVector widenF16(IntVector h) {
         IntVector magnitude = h.and(0x7FFF);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        return f16Magnitude(magnitude, magnitude.lanewise(VectorOperators.LSHL, 13)).or(f16Sign(h)).reinterpretAsFloats();
+    }
+
+    private static IntVector f16Magnitude(IntVector magnitude, IntVector shifted) {
+        return f16Finite(shifted).blend(f16Special(magnitude, shifted), f16NotFinite(magnitude));
+    }
+
+    private static IntVector f16Finite(IntVector shifted) {
+        return shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+    }
+
+    private static IntVector f16Special(IntVector magnitude, IntVector shifted) {
         IntVector special = shifted.add(0x70000000);
-        special = special.blend(special.or(0x00400000), magnitude.compare(VectorOperators.GT, 0x7C00));
-        IntVector bits = finite.blend(special, magnitude.compare(VectorOperators.GE, 0x7C00));
-        IntVector sign = h.lanewise(VectorOperators.LSHL, 16).and(0x80000000);
-        return bits.or(sign).reinterpretAsFloats();
+        return special.blend(special.or(0x00400000), magnitude.compare(VectorOperators.GT, 0x7C00));
+    }
+
+    private static VectorMask<Integer> f16NotFinite(IntVector magnitude) {
+        return magnitude.compare(VectorOperators.GE, 0x7C00);
+    }
+
+    private static IntVector f16Sign(IntVector h) {
+        return h.lanewise(VectorOperators.LSHL, 16).and(0x80000000);
     }
 
     /** Stores lanes to elements [i, i + N), rounded to nearest even, NaN canonical. */
     static void store(FloatVector v, MemorySegment data, int type, long i) {
-        VectorMask<Integer> nan = v.test(VectorOperators.IS_NAN).cast(I);
-        IntVector bits = v.reinterpretAsInts();
-        if (type == F32) {
-            bits.blend(0x7FC00000, nan).intoMemorySegment(data, i * 4, LE);
-            return;
-        }
-        IntVector narrow = type == BF16 ? narrowBf16(bits) : narrowF16(v, bits);
-        ((ShortVector) narrow.blend(type == BF16 ? 0x7FC0 : 0x7E00, nan)
-                .convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(data, i * 2, LE);
+        if (type == BF16) storeBf16(v, data, i);
+        else if (type == F32) storeF32(v, data, i);
+        else storeF16(v, data, i);
+    }
+
+    /** f32 lanes as they are (NaN payloads kept): scratch blocks only, never output. */
+    static void storeF32Raw(FloatVector v, MemorySegment data, long i) {
+        v.intoMemorySegment(data, i * 4, LE);
+    }
+
+    static void storeF32(FloatVector v, MemorySegment data, long i) {
+        v.reinterpretAsInts().blend(0x7FC00000, nan(v)).intoMemorySegment(data, i * 4, LE);
+    }
+
+    static void storeBf16(FloatVector v, MemorySegment data, long i) {
+        storeHalves(narrowBf16(v.reinterpretAsInts()).blend(0x7FC0, nan(v)), data, i);
+    }
+
+    static void storeF16(FloatVector v, MemorySegment data, long i) {
+        storeHalves(narrowF16(v, v.reinterpretAsInts()).blend(0x7E00, nan(v)), data, i);
+    }
+
+    /** NaN lanes (NaN is the only value unequal to itself), as an int mask. */
+    private static VectorMask<Integer> nan(FloatVector v) {
+        return v.compare(VectorOperators.NE, v).cast(I);
+    }
+
+    private static void storeHalves(IntVector bits, MemorySegment data, long i) {
+        ((ShortVector) bits.convertShape(VectorOperators.I2S, S, 0)).intoMemorySegment(data, i * 2, LE);
     }
 
     /** As BFloat16.fromFloat, without the NaN case: add 0x7FFF plus the lowest kept bit, keep the top half. */
@@ -84,13 +153,25 @@ final class VectorCodecs {
      * then read off the sum's bits.
      */
     static IntVector narrowF16(FloatVector v, IntVector bits) {
-        FloatVector scaled = v.abs().mul(0x1p112f).mul(0x1p-110f);
-        IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).max(0x71);
-        FloatVector rounder = exponent.lanewise(VectorOperators.LSHL, 23).add(0x07800000).reinterpretAsFloats();
-        IntVector rounded = rounder.add(scaled).reinterpretAsInts();
-        IntVector exponentBits = rounded.lanewise(VectorOperators.LSHR, 13).and(0x7C00);
-        IntVector mantissaBits = rounded.and(0x0FFF);
-        IntVector sign = bits.lanewise(VectorOperators.LSHR, 16).and(0x8000);
-        return exponentBits.add(mantissaBits).or(sign);
+        return f16Bits(f16Rounded(v, bits)).or(bits.lanewise(VectorOperators.LSHR, 16).and(0x8000));
+    }
+
+    /** |v|, with the values that round to infinity overflowed, plus the rounder: the hardware rounds. */
+    private static IntVector f16Rounded(FloatVector v, IntVector bits) {
+        return f16Rounder(bits).add(v.abs().mul(0x1p112f).mul(0x1p-110f)).reinterpretAsInts();
+    }
+
+    /** The power of two whose ulp is the f16 ulp at the value's exponent (at least the subnormal ulp). */
+    private static FloatVector f16Rounder(IntVector bits) {
+        return f16Exponent(bits).lanewise(VectorOperators.LSHL, 23).add(0x07800000).reinterpretAsFloats();
+    }
+
+    private static IntVector f16Exponent(IntVector bits) {
+        return bits.lanewise(VectorOperators.LSHR, 23).and(0xFF).max(0x71);
+    }
+
+    /** The f16 exponent and mantissa read off the rounded sum's bits. */
+    private static IntVector f16Bits(IntVector rounded) {
+        return rounded.lanewise(VectorOperators.LSHR, 13).and(0x7C00).add(rounded.and(0x0FFF));
     }
 }
