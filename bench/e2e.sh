@@ -91,12 +91,32 @@ awk -v runs="$runs" -v size="$size" -v threads="$threads" -v kernel="$kernel" -v
   printf "  peak RSS %.0f MB (incl. touched mapped pages), peak heap %s MB\n", rss/1024, heap
 }'
 
-# STREAM figures from the native library, when it is there (see bench/README.md).
+# The kernels alone over the same mapped inputs (output to a scratch buffer), this run's kernel and the native
+# yardstick, and the memory system's own limit (STREAM, from the native library): the ratios of the targets.
 bench_jar="$root/bench/target/benchmarks.jar"
+. "$root/bin/find-jdk.sh"
+java_run() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx128m "$@" 2>/dev/null; }
+e2e_in=$(awk -v inb="$in_bytes" -v m="$m_merge" 'BEGIN {printf "%.4f", inb/1e9/m}')
+e2e_moved=$(awk -v inb="$in_bytes" -v outb="$out_bytes" -v m="$m_merge" 'BEGIN {printf "%.4f", (inb+outb)/1e9/m}')
 if [ -f "$bench_jar" ]; then
-  . "$root/bin/find-jdk.sh"
-  "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -cp "$bench_jar" io.mergestream.bench.StreamFigures "$threads" || true
+  for k in "$kernel" native; do
+    line=$(java_run -cp "$bench_jar" io.mergestream.bench.KernelOverMappedInputs "$dir/recipe.yml" "$threads" "$k" "$runs" || true)
+    if [ -n "$line" ]; then
+      echo "e2e: $line"
+      ko=$(sed -n 's/.*median \([0-9.]*\) GB\/s.*/\1/p' <<<"$line")
+      awk -v e="$e2e_in" -v k="$ko" -v name="$k" 'BEGIN {printf "e2e:   end-to-end input GB/s / %s kernel alone: %.2f\n", name, e/k}'
+    else
+      echo "e2e: kernel-only ($k): not available"
+    fi
+  done
 else
-  echo "e2e: STREAM figures: build the benchmarks first (cd bench && mvn -B -q package)"
+  echo "e2e: kernel-only figures: build the benchmarks first (cd bench && mvn -B -q package)"
+fi
+stream=$(java_run -cp "$root/target/mergestream.jar" io.mergestream.kernel.NativeKernel 256 "$threads" || true)
+if [ -n "$stream" ]; then
+  sed 's/^/e2e: /' <<<"$stream"
+  triad=$(grep ", $threads thread(s):" <<<"$stream" | sed -n 's/.*triad \([0-9.]*\) GB\/s.*/\1/p')
+  awk -v e="$e2e_moved" -v t="$triad" -v n="$threads" 'BEGIN {printf "e2e:   bytes moved (in + out) / STREAM triad on %d threads: %.2f\n", n, e/t}'
+else
+  echo "e2e: STREAM figures: the native library is not built (native/build.sh, needs gcc)"
 fi

@@ -51,7 +51,7 @@ public final class MergeEngine {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
                  ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
                  Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
-                writeTensors(plan, writer, runner, o.kernel(), progress);
+                writeTensors(plan, OutputTensors.of(writer), runner, o.kernel(), progress);
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
@@ -70,13 +70,13 @@ public final class MergeEngine {
         return entries;
     }
 
-    /** Computes every job's output tensor into the writer's mapped shards. */
-    public static void writeTensors(MergePlan plan, ShardedWriter writer, ChunkRunner runner, MergeKernel kernel,
+    /** Computes every job's output tensor into {@code outputs} (the writer's mapped shards, in a merge). */
+    public static void writeTensors(MergePlan plan, OutputTensors outputs, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
         boolean evictInputs = inputsExceedMemory(plan);
         for (TensorJob job : plan.jobs()) {
             progress.startTensor(job.name());
-            TensorView out = new TensorView(writer.segment(job.name()), job.outDtype());
+            TensorView out = new TensorView(outputs.segment(job.name(), job.outputBytes()), job.outDtype());
             long elements = job.elements();
             // a vocabulary tensor rebuilt onto the output vocabulary: its inputs live here until it is written
             Arena scratch = job.kind() == TensorJob.Kind.MERGE && plan.vocabulary() != null
@@ -94,17 +94,17 @@ public final class MergeEngine {
             } finally {
                 if (scratch != null) scratch.close();
             }
-            releasePages(job, out, evictInputs);
+            releaseInputs(job, evictInputs);
+            outputs.done(out.data());
             progress.finishTensor();
         }
     }
 
-    /** Finished tensors leave the resident set; inputs leave the page cache too when they exceed memory. */
-    private static void releasePages(TensorJob job, TensorView out, boolean evictInputs) {
+    /** Finished inputs leave the resident set, and the page cache too when they exceed memory. */
+    private static void releaseInputs(TensorJob job, boolean evictInputs) {
         if (job.source() != null) job.source().doneReading(evictInputs);
         if (job.base() != null) job.base().doneReading(evictInputs);
         for (StoredTensor m : job.models()) m.doneReading(evictInputs);
-        MappedPages.release(out.data());
     }
 
     /**
