@@ -20,7 +20,8 @@ import java.util.Locale;
  * The kernels alone over a recipe's mapped inputs: the engine's own tensor loop (same chunks, threads, page
  * advice on the inputs), but every output tensor goes to one reusable scratch buffer instead of a file. Its
  * input GB/s is the ceiling the end-to-end merge is compared with (bench/e2e.sh): what is left between the
- * two is the cost of the output file, scheduling and the rest.
+ * two is the cost of the output file, scheduling and the rest. The first run, with the JIT still cold, is
+ * reported apart: each merge is a fresh process and pays it.
  *
  * <pre>java -cp benchmarks.jar io.mergestream.bench.KernelOverMappedInputs RECIPE THREADS KERNEL RUNS</pre>
  */
@@ -52,6 +53,7 @@ public final class KernelOverMappedInputs {
                 }
             };
             double[] gbs = new double[runs];
+            double cold = 0;
             for (int r = -1; r < runs; r++) { // run -1 warms the JIT and the page cache
                 long t0 = System.nanoTime();
                 try (Progress quiet = new Progress(System.err, Progress.Mode.QUIET, plan.inputBytes(), plan.jobs().size())) {
@@ -59,11 +61,13 @@ public final class KernelOverMappedInputs {
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
                 if (r >= 0) gbs[r] = plan.inputBytes() / 1e9 / secs;
+                else cold = plan.inputBytes() / 1e9 / secs;
             }
             Arrays.sort(gbs);
             double median = runs % 2 == 1 ? gbs[runs / 2] : (gbs[runs / 2 - 1] + gbs[runs / 2]) / 2;
             System.out.printf(Locale.ROOT, "kernel-only: %s kernel, %d threads, %.2f GB input: median %.2f GB/s of input"
-                    + " over %d runs%n", kernel.name(), threads, plan.inputBytes() / 1e9, median, runs);
+                    + " over %d warm runs (the first, cold JIT: %.2f GB/s)%n", kernel.name(), threads,
+                    plan.inputBytes() / 1e9, median, runs, cold);
         }
     }
 }
