@@ -24,24 +24,36 @@ public interface MergeKernel {
     /** Copies elements, converting between float dtypes (decode to f32, encode with round-to-nearest-even). */
     void convert(TensorView in, TensorView out, long start, int count);
 
+    // The selection passes run once or twice per tensor and are bound by memory: every kernel shares one plain
+    // implementation (AbsDeltaCounts) unless it has a faster one.
+
     /**
      * Magnitude selection, pass 1: for each element, {@code a = floatToRawIntBits(|x - b|)} (f32 subtraction,
      * sign cleared); adds 1 to {@code histogram[a >>> 16]} (65536 bins).
      */
-    void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram);
+    default void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
+        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
+    }
 
     /**
      * Magnitude selection, pass 2: for the elements whose {@code a >>> 16 == high}, adds 1 to
      * {@code histogram[a & 0xFFFF]}; returns nothing else.
      */
-    void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count, long[] histogram);
+    default void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
+                                      long[] histogram) {
+        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
+    }
 
     /** Magnitude selection, ties: how many elements in the range have {@code a == bits}. */
-    long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count);
+    default long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
+        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
+    }
 
     /**
      * Magnitude selection, ties: the flat index of the {@code n}-th (1-based) element in the range with
      * {@code a == bits}, or -1 if the range holds fewer.
      */
-    long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count);
+    default long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
+        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
+    }
 }

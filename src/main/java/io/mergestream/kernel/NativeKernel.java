@@ -174,27 +174,6 @@ public final class NativeKernel implements MergeKernel {
         check(rc, "ms_convert");
     }
 
-    @Override
-    public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
-    }
-
-    @Override
-    public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
-                                     long[] histogram) {
-        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
-    }
-
-    @Override
-    public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
-    }
-
-    @Override
-    public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
-    }
-
     /** The C library's u(i) of the DARE mask (docs/dare-mask.md), for tests. */
     public static int dareU(long i, int k0, int k1) {
         instance();

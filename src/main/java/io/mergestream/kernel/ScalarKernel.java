@@ -191,24 +191,4 @@ public final class ScalarKernel implements MergeKernel {
         return new IllegalArgumentException("dtype " + dtype + " is not merged; the kernels take F32, F16 and BF16");
     }
 
-    @Override
-    public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
-    }
-
-    @Override
-    public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
-                                     long[] histogram) {
-        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
-    }
-
-    @Override
-    public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
-    }
-
-    @Override
-    public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
-    }
 }

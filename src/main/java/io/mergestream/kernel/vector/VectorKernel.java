@@ -3,7 +3,6 @@ package io.mergestream.kernel.vector;
 import static io.mergestream.kernel.vector.Lanes.N;
 
 import io.mergestream.kernel.LinearOp;
-import io.mergestream.kernel.AbsDeltaCounts;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
 import io.mergestream.kernel.ScalarKernel;
@@ -89,24 +88,4 @@ public final class VectorKernel implements MergeKernel {
         return true;
     }
 
-    @Override
-    public void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
-    }
-
-    @Override
-    public void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
-                                     long[] histogram) {
-        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
-    }
-
-    @Override
-    public long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
-    }
-
-    @Override
-    public long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
-    }
 }
