@@ -1,11 +1,8 @@
 package io.mergestream.recipe;
 
+import static io.mergestream.recipe.RecipeFixtures.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mergestream.MergestreamException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,14 +26,6 @@ class MethodRecipeErrorTest {
               - sources:
                   - {model: b, layer_range: [2, 4]}
             """;
-
-    private static void assertError(String yaml, String keyPath, String... problem) {
-        var e = assertThrows(MergestreamException.class, () -> RecipeFixtures.parse(yaml));
-        String m = e.getMessage();
-        assertFalse(m.contains("\n"), "one line: " + m);
-        assertTrue(m.startsWith("recipe.yml: " + keyPath), "names " + keyPath + ": " + m);
-        for (String p : problem) assertTrue(m.contains(p), "mentions '" + p + "': " + m);
-    }
 
     @Test
     void theBaseRecipesAreValid() {

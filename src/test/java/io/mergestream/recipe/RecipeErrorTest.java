@@ -3,6 +3,7 @@ package io.mergestream.recipe;
 import io.mergestream.MergestreamException;
 import org.junit.jupiter.api.Test;
 
+import static io.mergestream.recipe.RecipeFixtures.assertError;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** One test per recipe error: the message is one line, starts with the file and names the key and the problem. */
@@ -19,14 +20,6 @@ class RecipeErrorTest {
               - model: ft2
                 parameters: {weight: 0.5, density: 0.5}
             """;
-
-    private static void assertError(String yaml, String keyPath, String... problem) {
-        var e = assertThrows(MergestreamException.class, () -> RecipeFixtures.parse(yaml));
-        String m = e.getMessage();
-        assertFalse(m.contains("\n"), "one line: " + m);
-        assertTrue(m.startsWith("recipe.yml: " + keyPath), "names " + keyPath + ": " + m);
-        for (String p : problem) assertTrue(m.contains(p), "mentions '" + p + "': " + m);
-    }
 
     @Test
     void theBaseRecipeIsValid() {
