@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mergestream.TestModels;
-import io.mergestream.cli.Main;
 import io.mergestream.engine.ReferenceMerge.Elect;
 import io.mergestream.engine.ReferenceMerge.Sparsify;
 import io.mergestream.format.Checkpoint;
@@ -16,8 +15,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -100,19 +99,11 @@ class MergeEndToEndTest {
     }
 
     static Path recipe(String name, String body) throws IOException {
-        Path r = dir.resolve(name + ".yml");
-        String text = body.replace("BASE", base.toString()).replace("FT1", fts[0].toString())
-                .replace("FT2", fts[1].toString()).replace("FT3", fts[2].toString());
-        Files.writeString(r, text);
-        return r;
+        return MergeRuns.recipe(dir, name, body, Map.of("BASE", base, "FT1", fts[0], "FT2", fts[1], "FT3", fts[2]));
     }
 
     static Path merge(Path recipe, String out, String... extra) {
-        Path o = dir.resolve(out);
-        String[] args = Stream.concat(Stream.of("merge", recipe.toString(), "-o", o.toString(), "-q", "--force"),
-                Stream.of(extra)).toArray(String[]::new);
-        assertEquals(0, Main.run(args), "merge exit code");
-        return o;
+        return MergeRuns.merge(dir, recipe, out, extra);
     }
 
     /** Decoded tensor of a model, or null when absent. */

@@ -17,8 +17,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,18 +81,11 @@ class NewMethodsEndToEndTest {
     }
 
     static Path recipe(String name, String body) throws IOException {
-        Path r = dir.resolve(name + ".yml");
-        Files.writeString(r, body.replace("BASE", base.toString()).replace("FT1", ft1.toString())
-                .replace("FT2", ft2.toString()).replace("FT3", ft3.toString()).replace("SAME", same.toString()));
-        return r;
+        return MergeRuns.recipe(dir, name, body, Map.of("BASE", base, "FT1", ft1, "FT2", ft2, "FT3", ft3, "SAME", same));
     }
 
     static Path merge(Path recipe, String out, String... extra) {
-        Path o = dir.resolve(out);
-        String[] args = Stream.concat(Stream.of("merge", recipe.toString(), "-o", o.toString(), "-q", "--force"),
-                Stream.of(extra)).toArray(String[]::new);
-        assertEquals(0, Main.run(args), "merge exit code");
-        return o;
+        return MergeRuns.merge(dir, recipe, out, extra);
     }
 
     static int rowLength(String name) {

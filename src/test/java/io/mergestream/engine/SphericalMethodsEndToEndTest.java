@@ -16,9 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.TreeSet;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -93,14 +93,8 @@ class SphericalMethodsEndToEndTest {
     }
 
     static Path merge(String name, String body, String... extra) throws IOException {
-        Path r = dir.resolve(name + ".yml");
-        Files.writeString(r, body.replace("BASE", base.toString()).replace("FT1", fts[0].toString())
-                .replace("FT2", fts[1].toString()).replace("FT3", fts[2].toString()));
-        Path o = dir.resolve("out-" + name);
-        String[] args = Stream.concat(Stream.of("merge", r.toString(), "-o", o.toString(), "-q", "--force"),
-                Stream.of(extra)).toArray(String[]::new);
-        assertEquals(0, Main.run(args), "merge exit code");
-        return o;
+        Path r = MergeRuns.recipe(dir, name, body, Map.of("BASE", base, "FT1", fts[0], "FT2", fts[1], "FT3", fts[2]));
+        return MergeRuns.merge(dir, r, "out-" + name, extra);
     }
 
     /** The model's tensor, lm_head falling back to the tied embedding. */
