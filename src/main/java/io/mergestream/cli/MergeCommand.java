@@ -85,9 +85,10 @@ final class MergeCommand implements Callable<Integer> {
     static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
         MemoryStats m = sum.memory();
         System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
-                        + "read %s, wrote %s in %.2f s (%.2f GB/s in); peak RSS %d MB, peak heap %d MB%n",
+                        + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
                 sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
-                Bytes.human(sum.bytesWritten()), sum.seconds(), sum.inputGbPerSecond(), m.peakRssBytes() >> 20,
+                Bytes.human(sum.bytesWritten()), sum.seconds(),
+                Bytes.human(sum.inputBytesPerSecond()), m.peakRssBytes() >> 20,
                 m.peakHeapBytes() >> 20);
     }
 

@@ -36,8 +36,8 @@ public final class MergeEngine {
 
     /** What a run did, for the summary line. */
     public record Summary(int tensors, long bytesRead, long bytesWritten, double seconds, MemoryStats memory) {
-        public double inputGbPerSecond() {
-            return bytesRead / 1e9 / Math.max(seconds, 1e-9);
+        public long inputBytesPerSecond() {
+            return (long) (bytesRead / Math.max(seconds, 1e-9));
         }
     }
 
