@@ -60,10 +60,6 @@ public final class Progress implements AutoCloseable {
         done.addAndGet(bytes);
     }
 
-    public long bytesDone() {
-        return done.get();
-    }
-
     public double seconds() {
         return (System.nanoTime() - startNanos) / 1e9;
     }

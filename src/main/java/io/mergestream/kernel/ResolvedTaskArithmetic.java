@@ -77,10 +77,4 @@ public final class ResolvedTaskArithmetic {
     public static float guardDivisor(float divisor) {
         return Math.abs(divisor) < 1e-8f ? 1f : divisor;
     }
-
-    /** Whether any model draws a DARE mask (the vector kernel then computes the element index lanes). */
-    public boolean anyRandom() {
-        for (int k : kind) if (k == RANDOM) return true;
-        return false;
-    }
 }
