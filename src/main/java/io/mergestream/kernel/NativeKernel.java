@@ -79,9 +79,7 @@ public final class NativeKernel implements MergeKernel {
     public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
                                long start, int count) {
         ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(op);
-        Views.checkMergeable(base, "base", start, count);
-        Views.checkModels(models, p.models, start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkTaskArithmetic(p, base, models, out, start, count);
         if (!usable(base) || !usable(models) || !writable(out)) {
             ScalarKernel.taskArithmeticRange(p, base, models, out, start, start + count);
             return;
@@ -131,9 +129,7 @@ public final class NativeKernel implements MergeKernel {
     @Override
     public void linear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
         float[] w = op.weights();
-        Views.checkModels(models, w.length, start, count);
-        Views.checkMergeable(out, "output", start, count);
-        if (w.length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        Views.checkLinear(op, models, out, start, count);
         float divisor = ScalarKernel.linearDivisor(op);
         if (!usable(models) || !writable(out)) {
             ScalarKernel.linearRange(w, divisor, models, out, start, start + count);
@@ -158,8 +154,7 @@ public final class NativeKernel implements MergeKernel {
 
     @Override
     public void convert(TensorView in, TensorView out, long start, int count) {
-        Views.checkMergeable(in, "input", start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkConvert(in, out, start, count);
         if (!usable(in) || !writable(out)) {
             ScalarKernel.convertRange(in, out, start, start + count);
             return;

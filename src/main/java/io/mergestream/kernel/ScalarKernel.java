@@ -32,9 +32,7 @@ public final class ScalarKernel implements MergeKernel {
     public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
                                long start, int count) {
         ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(op);
-        Views.checkMergeable(base, "base", start, count);
-        Views.checkModels(models, p.models, start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkTaskArithmetic(p, base, models, out, start, count);
         taskArithmeticRange(p, base, models, out, start, start + count);
     }
 
@@ -124,9 +122,7 @@ public final class ScalarKernel implements MergeKernel {
     @Override
     public void linear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
         float[] w = op.weights();
-        Views.checkModels(models, w.length, start, count);
-        Views.checkMergeable(out, "output", start, count);
-        if (w.length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        Views.checkLinear(op, models, out, start, count);
         linearRange(w, linearDivisor(op), models, out, start, start + count);
     }
 
@@ -152,8 +148,7 @@ public final class ScalarKernel implements MergeKernel {
 
     @Override
     public void convert(TensorView in, TensorView out, long start, int count) {
-        Views.checkMergeable(in, "input", start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkConvert(in, out, start, count);
         convertRange(in, out, start, start + count);
     }
 

@@ -22,4 +22,25 @@ public final class Views {
         }
         for (int j = 0; j < models.length; j++) checkMergeable(models[j], "model " + j, start, count);
     }
+
+    /** The views of one task-arithmetic call: base, one per model of the op, output. */
+    public static void checkTaskArithmetic(ResolvedTaskArithmetic p, TensorView base, TensorView[] models,
+                                           TensorView out, long start, int count) {
+        checkMergeable(base, "base", start, count);
+        checkModels(models, p.models, start, count);
+        checkMergeable(out, "output", start, count);
+    }
+
+    /** The views of one linear call: at least one model, one per weight, and the output. */
+    public static void checkLinear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
+        if (op.weights().length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        checkModels(models, op.weights().length, start, count);
+        checkMergeable(out, "output", start, count);
+    }
+
+    /** The views of one convert call. */
+    public static void checkConvert(TensorView in, TensorView out, long start, int count) {
+        checkMergeable(in, "input", start, count);
+        checkMergeable(out, "output", start, count);
+    }
 }

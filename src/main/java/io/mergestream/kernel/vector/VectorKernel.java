@@ -36,9 +36,7 @@ public final class VectorKernel implements MergeKernel {
     public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
                                long start, int count) {
         ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(op);
-        Views.checkMergeable(base, "base", start, count);
-        Views.checkModels(models, p.models, start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkTaskArithmetic(p, base, models, out, start, count);
         if (!vectorAccessible(base, out) || !vectorAccessible(models)) {
             ScalarKernel.taskArithmeticRange(p, base, models, out, start, start + count);
             return;
@@ -50,9 +48,7 @@ public final class VectorKernel implements MergeKernel {
     @Override
     public void linear(LinearOp op, TensorView[] models, TensorView out, long start, int count) {
         float[] w = op.weights();
-        Views.checkModels(models, w.length, start, count);
-        Views.checkMergeable(out, "output", start, count);
-        if (w.length < 1) throw new IllegalArgumentException("linear needs at least one model");
+        Views.checkLinear(op, models, out, start, count);
         float divisor = ScalarKernel.linearDivisor(op);
         if (!vectorAccessible(out) || !vectorAccessible(models)) {
             ScalarKernel.linearRange(w, divisor, models, out, start, start + count);
@@ -65,8 +61,7 @@ public final class VectorKernel implements MergeKernel {
 
     @Override
     public void convert(TensorView in, TensorView out, long start, int count) {
-        Views.checkMergeable(in, "input", start, count);
-        Views.checkMergeable(out, "output", start, count);
+        Views.checkConvert(in, out, start, count);
         int k = 0;
         if (vectorAccessible(in, out)) {
             int inType = VectorCodecs.code(in.dtype());
