@@ -5,10 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mergestream.tensor.DType;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -91,22 +88,19 @@ class NativeKernelEquivalenceTest extends KernelEquivalenceTest {
     }
 
     @Test
-    void reproducesTheDareMaskVectorsInCAndInTheKernel() throws Exception {
-        JsonNode cases;
-        try (InputStream in = NativeKernelEquivalenceTest.class.getResourceAsStream("/dare-mask-vectors.json")) {
-            cases = new ObjectMapper().readTree(in).get("cases");
-        }
+    void reproducesTheDareMaskVectorsInCAndInTheKernel() {
+        List<DareMaskVectors.Case> cases = DareMaskVectors.load();
         assertTrue(cases.size() > 0);
-        for (JsonNode c : cases) {
-            long seed = Long.parseUnsignedLong(c.get("seed").asText());
-            int model = c.get("model").asInt();
-            String name = c.get("name").asText();
-            long start = Long.parseUnsignedLong(c.get("start").asText());
-            double density = c.get("density").asDouble();
+        for (DareMaskVectors.Case c : cases) {
+            long seed = c.seed();
+            int model = c.model();
+            String name = c.name();
+            long start = c.start();
+            double density = c.density();
             long key = DareMask.streamKey(seed, model, name);
-            int n = c.get("u").size();
+            int n = c.u().length;
             for (int k = 0; k < n; k++) {
-                assertEquals(c.get("u").get(k).asLong(),
+                assertEquals(c.u()[k],
                         Integer.toUnsignedLong(NativeKernel.dareU(start + k, DareMask.k0(key), DareMask.k1(key))),
                         name + " u(" + (start + k) + ")");
             }
@@ -131,7 +125,7 @@ class NativeKernelEquivalenceTest extends KernelEquivalenceTest {
                     NativeKernel.taskArithmeticAt(new ResolvedTaskArithmetic(op), base, views, out, 0, start, n);
                     float[] got = TestTensors.decode(out);
                     for (int k = 0; k < n; k++) {
-                        float want = c.get("keep").get(k).asBoolean() ? 1f / (float) density : 0f;
+                        float want = c.keep()[k] ? 1f / (float) density : 0f;
                         assertEquals(want, got[k], 0f,
                                 name + " kernel keep(" + (start + k) + "), " + models + " models");
                     }
