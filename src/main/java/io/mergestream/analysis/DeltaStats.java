@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * {@code mergestream delta-stats}: statistics of {@code delta = model - base} (decoded to f32, subtracted in
@@ -36,7 +35,6 @@ public final class DeltaStats {
     /** Elements per block of floating-point sums (the runner's chunk must be a multiple). */
     public static final int DEFAULT_BLOCK = 1 << 14;
 
-    private static final Pattern LAYER_PREFIX = Pattern.compile("^.*?(?:^|\\.)(?:layers|layer|h|blocks)\\.\\d{1,9}\\.");
     private static final int SUMS = 5; // sum d, sum d^2, sum m*b, sum m^2, sum b^2
 
     private DeltaStats() {}
@@ -100,7 +98,7 @@ public final class DeltaStats {
 
     /** The kind of a tensor: its name without the layer prefix ({@code self_attn.q_proj.weight}). */
     public static String kind(String name) {
-        return LAYER_PREFIX.matcher(name).replaceFirst("");
+        return ParameterResolver.withoutLayerPrefix(name);
     }
 
     /**

@@ -82,6 +82,12 @@ public final class ParameterResolver {
         return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
     }
 
+    /** The tensor's name after its layer prefix ({@code self_attn.q_proj.weight}), or the whole name outside layers. */
+    public static String withoutLayerPrefix(String tensorName) {
+        Matcher m = LAYER.matcher(tensorName);
+        return m.find() ? tensorName.substring(m.end()) : tensorName;
+    }
+
     /** The tensor's name with its layer index replaced by {@code layer}; the name must have one. */
     public static String withLayerIndex(String tensorName, int layer) {
         Matcher m = LAYER.matcher(tensorName);
