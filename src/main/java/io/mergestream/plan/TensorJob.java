@@ -2,6 +2,7 @@ package io.mergestream.plan;
 
 import io.mergestream.format.StoredTensor;
 import io.mergestream.tensor.DType;
+import io.mergestream.tensor.TensorInfo;
 import java.util.List;
 
 /**
@@ -19,9 +20,7 @@ public record TensorJob(String name, DType outDtype, long[] shape, Kind kind, St
     }
 
     public long elements() {
-        long n = 1;
-        for (long d : shape) n *= d;
-        return n;
+        return TensorInfo.elementCount(shape);
     }
 
     public long outputBytes() {
