@@ -1,6 +1,7 @@
 package io.mergestream.analysis;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
@@ -21,7 +22,7 @@ import java.util.TreeMap;
  * f32 as the merge kernels do) in one streamed pass over the mapped checkpoints, per tensor, per layer and
  * for the whole model, and a {@link Verdict}. Memory stays flat: |delta| goes into {@link AbsHistogram}s
  * (exact integer counts; one per thread, one per layer, one for the model), never into stored values.
- * Floating-point sums are block-ordered ({@link BlockPass}), so every figure is the same whatever the thread
+ * Floating-point sums are block-ordered ({@link BlockReduction}), so every figure is the same whatever the thread
  * count or chunk size.
  *
  * <p>This pass runs its own scalar loop over {@link TensorView}s with {@link ScalarKernel}'s decode helpers
@@ -102,8 +103,7 @@ public final class DeltaStats {
     }
 
     /**
-     * Computes the report. {@code runner}'s chunk size must be a multiple of {@code blockElements};
-     * {@code progress} counts the bytes read.
+     * Computes the report, summing in blocks of {@code blockElements}; {@code progress} counts the bytes read.
      */
     public static Report compute(Checkpoint base, Checkpoint model, ChunkRunner runner, int blockElements,
                                  Progress progress) {
@@ -161,8 +161,8 @@ public final class DeltaStats {
 
     /** The sums of one tensor pair of {@code n} elements. */
     static Acc tensor(TensorView base, TensorView model, long n, ChunkRunner runner, int blockElements) {
-        BlockPass.Result<Acc> r = BlockPass.run(runner, blockElements, n, SUMS, Acc::new,
-                (acc, start, count, sums, at) -> block(base, model, start, count, acc, sums, at));
+        BlockReduction.Result<Acc> r = BlockReduction.run(runner, n, blockElements, SUMS, Acc::new,
+                (acc, start, count, sums) -> block(base, model, start, count, acc, sums));
         Acc total = new Acc();
         for (Acc a : r.states()) {
             total.withinSmall += a.withinSmall;
@@ -180,7 +180,7 @@ public final class DeltaStats {
         return total;
     }
 
-    private static void block(TensorView base, TensorView model, long start, int count, Acc acc, double[] sums, int at) {
+    private static void block(TensorView base, TensorView model, long start, int count, Acc acc, double[] sums) {
         double sD = 0, sD2 = 0, sMB = 0, sM2 = 0, sB2 = 0;
         long small = 0, large = 0;
         int maxBits = acc.maxBits;
@@ -204,10 +204,10 @@ public final class DeltaStats {
         acc.maxBits = maxBits;
         acc.withinSmall += small;
         acc.withinLarge += large;
-        sums[at] = sD;
-        sums[at + 1] = sD2;
-        sums[at + 2] = sMB;
-        sums[at + 3] = sM2;
-        sums[at + 4] = sB2;
+        sums[0] = sD;
+        sums[1] = sD2;
+        sums[2] = sMB;
+        sums[3] = sM2;
+        sums[4] = sB2;
     }
 }

@@ -1,5 +1,6 @@
 package io.mergestream.analysis;
 
+import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
@@ -105,8 +106,8 @@ public final class ModelDiff {
         TensorView va = new TensorView(ta.data(), da);
         TensorView vb = new TensorView(tb.data(), db);
         boolean sameType = da == db;
-        BlockPass.Result<State> r = BlockPass.run(runner, blockElements, n, SUMS, State::new,
-                (st, start, count, sums, at) -> {
+        BlockReduction.Result<State> r = BlockReduction.run(runner, n, blockElements, SUMS, State::new,
+                (st, start, count, sums) -> {
                     double sAbs = 0, sAB = 0, sA2 = 0, sB2 = 0;
                     long identical = 0, over = 0;
                     int maxBits = st.maxBits;
@@ -131,10 +132,10 @@ public final class ModelDiff {
                     st.identical += identical;
                     st.over += over;
                     st.maxBits = maxBits;
-                    sums[at] = sAbs;
-                    sums[at + 1] = sAB;
-                    sums[at + 2] = sA2;
-                    sums[at + 3] = sB2;
+                    sums[0] = sAbs;
+                    sums[1] = sAB;
+                    sums[2] = sA2;
+                    sums[3] = sB2;
                 });
         long identical = 0, over = 0;
         int maxBits = 0;

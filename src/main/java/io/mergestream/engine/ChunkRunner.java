@@ -71,7 +71,8 @@ public final class ChunkRunner implements AutoCloseable {
         return reduce(elements, chunkElements, newState, task);
     }
 
-    private <S> List<S> reduce(long elements, int chunkElements, Supplier<S> newState, ChunkReduction<S> task) {
+    /** As {@link #reduce(long, Supplier, ChunkReduction)} with chunks of {@code chunkElements} instead of the default. */
+    public <S> List<S> reduce(long elements, int chunkElements, Supplier<S> newState, ChunkReduction<S> task) {
         if (chunkElements < 1) throw new IllegalArgumentException("chunk size must be >= 1");
         long chunks = (elements + chunkElements - 1) / chunkElements;
         AtomicLong next = new AtomicLong();
