@@ -51,9 +51,6 @@ final class DeltaStatsCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
-    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
-            description = "Elements per chunk, rounded up to a multiple of 16384 (results are identical for any value).")
-    int chunkElements = 1 << 16;
 
     @Spec
     CommandSpec spec;
@@ -61,13 +58,11 @@ final class DeltaStatsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads < 1) throw new MergestreamException("--threads must be at least 1");
-        if (chunkElements < 1) throw new MergestreamException("--chunk-size must be at least 1");
         int block = DeltaStats.DEFAULT_BLOCK;
-        int chunk = (int) Math.min(Integer.MAX_VALUE / block, (chunkElements + block - 1L) / block) * block;
         long t0 = System.nanoTime();
         DeltaStats.Report r;
         try (Checkpoint b = open(base, "--base"); Checkpoint m = open(model, "--model");
-             ChunkRunner runner = new ChunkRunner(threads, chunk);
+             ChunkRunner runner = new ChunkRunner(threads, block);
              Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
             r = DeltaStats.compute(b, m, runner, block, progress);
         }

@@ -59,7 +59,7 @@ final class DiffCommand implements Callable<Integer> {
         int block = DeltaStats.DEFAULT_BLOCK;
         ModelDiff.Report r;
         try (Checkpoint ca = DeltaStatsCommand.open(a, "A"); Checkpoint cb = DeltaStatsCommand.open(b, "B");
-             ChunkRunner runner = new ChunkRunner(threads, block * 4);
+             ChunkRunner runner = new ChunkRunner(threads, block);
              Progress progress = new Progress(System.err, Progress.detect(quiet),
                      DeltaStatsCommand.bytes(ca) + DeltaStatsCommand.bytes(cb), ca.tensorCount())) {
             r = ModelDiff.compute(ca, cb, tolerance, runner, block, progress);
