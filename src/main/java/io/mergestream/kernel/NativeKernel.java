@@ -245,7 +245,7 @@ public final class NativeKernel implements MergeKernel {
 
     /** The address of element {@code start} (the view was checked alive and accessible by {@link #usable}). */
     private static long rawAddress(TensorView v, long start) {
-        return v.data().address() + start * v.dtype().byteSize();
+        return v.data().address() + v.offsetOf(start);
     }
 
     private static MemorySegment address(TensorView v, long start) {

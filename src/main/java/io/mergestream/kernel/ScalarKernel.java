@@ -159,10 +159,11 @@ public final class ScalarKernel implements MergeKernel {
     /** Element i of a float tensor, exactly widened to f32. */
     public static float decode(TensorView view, long i) {
         MemorySegment data = view.data();
+        long at = i - view.origin();
         return switch (view.dtype()) {
-            case F32 -> Float.intBitsToFloat(data.get(F32_BITS, i * 4));
-            case BF16 -> BFloat16.toFloat(data.get(HALF_BITS, i * 2));
-            case F16 -> Float16.toFloat(data.get(HALF_BITS, i * 2));
+            case F32 -> Float.intBitsToFloat(data.get(F32_BITS, at * 4));
+            case BF16 -> BFloat16.toFloat(data.get(HALF_BITS, at * 2));
+            case F16 -> Float16.toFloat(data.get(HALF_BITS, at * 2));
             default -> throw notFloat(view.dtype());
         };
     }
@@ -170,10 +171,11 @@ public final class ScalarKernel implements MergeKernel {
     /** Writes element i, rounded to nearest even; NaN becomes the type's canonical NaN. */
     public static void encode(TensorView view, long i, float value) {
         MemorySegment data = view.data();
+        long at = i - view.origin();
         switch (view.dtype()) {
-            case F32 -> data.set(F32_BITS, i * 4, f32Bits(value));
-            case BF16 -> data.set(HALF_BITS, i * 2, BFloat16.fromFloat(value));
-            case F16 -> data.set(HALF_BITS, i * 2, Float16.fromFloat(value));
+            case F32 -> data.set(F32_BITS, at * 4, f32Bits(value));
+            case BF16 -> data.set(HALF_BITS, at * 2, BFloat16.fromFloat(value));
+            case F16 -> data.set(HALF_BITS, at * 2, Float16.fromFloat(value));
             default -> throw notFloat(view.dtype());
         }
     }

@@ -4,12 +4,38 @@ import io.mergestream.tensor.DType;
 import java.lang.foreign.MemorySegment;
 
 /**
- * A whole tensor's bytes (usually a slice of a memory-mapped shard) and their element type. Element i
- * (flat, row-major) lives at byte offset {@code i * dtype.byteSize()}; kernels read it little-endian and
- * unaligned, as safetensors stores it.
+ * Elements of a tensor and their type: the bytes of flat (row-major) elements {@code [origin, end())}.
+ * Element i lives at byte offset {@code (i - origin) * dtype.byteSize()} of {@code data}; kernels read it
+ * little-endian and unaligned, as safetensors stores it.
+ *
+ * <p>An input is usually the whole tensor (a slice of a memory-mapped shard, origin 0). The origin lets a
+ * view be a window onto one chunk, e.g. a per-thread output buffer that is then written to the file at the
+ * chunk's position, while the kernels keep using the element's flat index in the tensor, which the DARE
+ * mask hashes and the magnitude selection's tie cut-off compares.
  */
-public record TensorView(MemorySegment data, DType dtype) {
+public record TensorView(MemorySegment data, DType dtype, long origin) {
+
+    public TensorView {
+        if (origin < 0) throw new IllegalArgumentException("origin " + origin + " < 0");
+    }
+
+    /** The whole tensor: element 0 at byte 0. */
+    public TensorView(MemorySegment data, DType dtype) {
+        this(data, dtype, 0);
+    }
+
+    /** How many elements {@code data} holds. */
     public long elements() {
         return data.byteSize() / dtype.byteSize();
+    }
+
+    /** One past the last element held: {@code origin + elements()}. */
+    public long end() {
+        return origin + elements();
+    }
+
+    /** Byte offset of flat element {@code i} in {@code data}. */
+    public long offsetOf(long i) {
+        return (i - origin) * dtype.byteSize();
     }
 }

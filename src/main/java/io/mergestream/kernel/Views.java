@@ -10,9 +10,9 @@ public final class Views {
             throw new IllegalArgumentException(role + " has dtype " + view.dtype()
                     + "; the merge kernels take F32, F16 and BF16 only (other types are copied, not merged)");
         }
-        if (start < 0 || count < 0 || start + count > view.elements()) {
+        if (start < view.origin() || count < 0 || start + count > view.end()) {
             throw new IllegalArgumentException(role + ": elements [" + start + ", " + (start + count)
-                    + ") are outside a tensor of " + view.elements());
+                    + ") are outside the view's [" + view.origin() + ", " + view.end() + ")");
         }
     }
 

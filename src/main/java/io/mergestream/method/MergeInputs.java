@@ -22,8 +22,9 @@ public record MergeInputs(TensorView base, TensorView[] models, long[] modelElem
         void run(long start, int count, TensorView[] models);
     }
 
+    /** The output tensor's element count (the output view may be a window onto one chunk of it). */
     public long elements() {
-        return out.elements();
+        return io.mergestream.tensor.TensorInfo.elementCount(shape);
     }
 
     /** The length of the last dimension: a row (1 for a scalar). DELLA ranks |delta| within rows. */

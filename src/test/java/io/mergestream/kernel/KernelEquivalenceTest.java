@@ -12,7 +12,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Scalar kernel == plain reference == vector kernel, bit for bit, over odd sizes, every dtype mix,
- * consensus mode, sparsifier and option, whole tensors and tensors processed in chunks.
+ * consensus mode, sparsifier and option, whole tensors and tensors processed in chunks, and in chunks whose
+ * views are windows (origin = the chunk's start) onto the inputs and onto a separate output buffer per chunk,
+ * as the engine's positional writes and computed input sources use them.
  */
 class KernelEquivalenceTest {
     private static final int[] SIZES = {1, 13, 207, 4098, 10007};
@@ -92,6 +94,15 @@ class KernelEquivalenceTest {
                     kernel.taskArithmetic(op, base, views, chunked, chunk[0], chunk[1]);
                 }
                 assertBits(expected, chunked, kernel.name() + " chunked, " + what);
+                TensorView windowed = TestTensors.empty(arena, outType, size);
+                for (int[] chunk : chunks(random, size)) {
+                    TensorView[] w = new TensorView[models];
+                    for (int j = 0; j < models; j++) w[j] = TestTensors.window(views[j], chunk[0], chunk[1]);
+                    TensorView buffer = TestTensors.buffer(arena, outType, chunk[0], chunk[1]);
+                    kernel.taskArithmetic(op, TestTensors.window(base, chunk[0], chunk[1]), w, buffer, chunk[0], chunk[1]);
+                    TestTensors.place(buffer, windowed);
+                }
+                assertBits(expected, windowed, kernel.name() + " windowed, " + what);
             }
         }
     }
@@ -120,6 +131,16 @@ class KernelEquivalenceTest {
                             for (int[] chunk : chunks(random, size)) kernel.linear(op, views, out, chunk[0], chunk[1]);
                             assertBits(expected, out, kernel.name() + " linear size " + size + " models " + models
                                     + " normalize " + normalize + " out " + outType);
+                            TensorView windowed = TestTensors.empty(arena, outType, size);
+                            for (int[] chunk : chunks(random, size)) {
+                                TensorView[] w = new TensorView[models];
+                                for (int j = 0; j < models; j++) w[j] = TestTensors.window(views[j], chunk[0], chunk[1]);
+                                TensorView buffer = TestTensors.buffer(arena, outType, chunk[0], chunk[1]);
+                                kernel.linear(op, w, buffer, chunk[0], chunk[1]);
+                                TestTensors.place(buffer, windowed);
+                            }
+                            assertBits(expected, windowed, kernel.name() + " windowed linear size " + size
+                                    + " models " + models + " normalize " + normalize + " out " + outType);
                         }
                     }
                 }
@@ -169,6 +190,13 @@ class KernelEquivalenceTest {
                     TensorView out = TestTensors.empty(arena, outType, floats.length);
                     kernel.convert(in, out, 0, floats.length);
                     assertBits(floats, out, kernel.name() + " narrowing to " + outType);
+                    TensorView windowed = TestTensors.empty(arena, outType, floats.length);
+                    for (int[] chunk : chunks(new Random(outType.ordinal()), floats.length)) {
+                        TensorView buffer = TestTensors.buffer(arena, outType, chunk[0], chunk[1]);
+                        kernel.convert(TestTensors.window(in, chunk[0], chunk[1]), buffer, chunk[0], chunk[1]);
+                        TestTensors.place(buffer, windowed);
+                    }
+                    assertBits(floats, windowed, kernel.name() + " windowed narrowing to " + outType);
                 }
             }
         }

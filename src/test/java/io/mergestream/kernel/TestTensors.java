@@ -34,6 +34,24 @@ final class TestTensors {
         return new TensorView(block.asSlice(1, (long) elements * dtype.byteSize()), dtype);
     }
 
+    /** Elements [start, start + count) of {@code v} as a window: same bytes, origin = start. */
+    static TensorView window(TensorView v, long start, int count) {
+        int size = v.dtype().byteSize();
+        return new TensorView(v.data().asSlice((start - v.origin()) * size, (long) count * size), v.dtype(), start);
+    }
+
+    /** A fresh, misaligned buffer for elements [start, start + count): what a per-chunk output buffer is. */
+    static TensorView buffer(Arena arena, DType dtype, long start, int count) {
+        TensorView e = empty(arena, dtype, count);
+        return new TensorView(e.data(), dtype, start);
+    }
+
+    /** Copies a window's bytes to their place in a whole tensor (plain code, not the kernels'). */
+    static void place(TensorView window, TensorView whole) {
+        int size = window.dtype().byteSize();
+        MemorySegment.copy(window.data(), 0, whole.data(), window.origin() * size, window.data().byteSize());
+    }
+
     /** Element values decoded independently of the codecs under test. */
     static float[] decode(TensorView view) {
         int n = (int) view.elements();

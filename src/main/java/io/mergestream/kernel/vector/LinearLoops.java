@@ -29,13 +29,15 @@ final class LinearLoops {
         int outType = VectorCodecs.code(out.dtype());
         for (long block = from; block < to; block += TaskArithmeticLoops.BLOCK) {
             int n = (int) Math.min(TaskArithmeticLoops.BLOCK, to - block);
-            first(models[0].data(), VectorCodecs.code(models[0].dtype()), w[0], block, n, acc);
+            first(models[0].data(), VectorCodecs.code(models[0].dtype()), w[0], block - models[0].origin(), n, acc);
             for (int j = 1; j < w.length; j++) {
-                add(models[j].data(), VectorCodecs.code(models[j].dtype()), w[j], block, n, acc);
+                add(models[j].data(), VectorCodecs.code(models[j].dtype()), w[j], block - models[j].origin(), n, acc);
             }
-            finish(acc, normalize, divisor, outData, outType, block, n);
+            finish(acc, normalize, divisor, outData, outType, block - out.origin(), n);
         }
     }
+
+    // start is the byte-offset element index in data: the flat index minus the view's origin.
 
     /** acc = w_0 * x_0 */
     private static void first(MemorySegment data, int type, float w, long start, int n, float[] acc) {

@@ -100,22 +100,23 @@ final class TaskArithmeticLoops {
             int hi = (int) (from >>> 32);
             Stage[] stages = new Stage[2 * k + 3];
             int count = 0;
-            stages[count++] = new DecodeBase(base.data(), VectorCodecs.code(base.dtype()), b);
+            stages[count++] = new DecodeBase(base.data(), base.origin(), VectorCodecs.code(base.dtype()), b);
             for (int j = 0; j < k; j++) {
                 MemorySegment x = views[j].data();
                 int type = VectorCodecs.code(views[j].dtype());
                 boolean wide = type == VectorCodecs.F16;
-                if (wide) stages[count++] = new WidenF16(x, widened);
-                // x_j is read where it lies (element i at byte offset i * size) or, widened, from the block.
+                if (wide) stages[count++] = new WidenF16(x, views[j].origin(), widened);
+                // x_j is read where it lies (element i at byte offset (i - origin) * size) or, widened, from the block.
                 MemorySegment from16 = wide ? widened : x;
                 int readType = wide ? VectorCodecs.F32 : type;
                 boolean inBlock = wide;
+                long xOrigin = views[j].origin();
                 stages[count++] = switch (p.kind[j]) {
-                    case ResolvedTaskArithmetic.RANDOM -> new Dare(from16, readType, inBlock, b, s[j], p.rescale[j],
+                    case ResolvedTaskArithmetic.RANDOM -> new Dare(from16, xOrigin, readType, inBlock, b, s[j], p.rescale[j],
                             p.density[j], p.k0[j], p.k1[j] ^ hi, p.randomThreshold[j]);
-                    case ResolvedTaskArithmetic.MAGNITUDE -> new Magnitude(from16, readType, inBlock, b, s[j],
+                    case ResolvedTaskArithmetic.MAGNITUDE -> new Magnitude(from16, xOrigin, readType, inBlock, b, s[j],
                             p.rescale[j], p.density[j], p.magnitudeBits[j], p.tieCutoff[j]);
-                    default -> new KeepAll(from16, readType, inBlock, b, s[j], p.rescale[j], p.density[j]);
+                    default -> new KeepAll(from16, xOrigin, readType, inBlock, b, s[j], p.rescale[j], p.density[j]);
                 };
             }
             stages[count++] = switch (k) {
@@ -125,7 +126,7 @@ final class TaskArithmeticLoops {
                 case 4 -> new Combine4(s, p.weights, election, p.normalize, p.lambda, p.constantDivisor);
                 default -> new CombineAny(s, p.weights, election, p.normalize, p.lambda, p.constantDivisor);
             };
-            stages[count++] = new Encode(b, out.data(), VectorCodecs.code(out.dtype()));
+            stages[count++] = new Encode(b, out.data(), out.origin(), VectorCodecs.code(out.dtype()));
             long whole = from + (to - from) / N * N;
             for (long block = from; block < whole; block += BLOCK) {
                 int n = (int) Math.min(BLOCK, whole - block);
@@ -147,11 +148,13 @@ final class TaskArithmeticLoops {
 
     static final class DecodeBase extends Stage {
         private final MemorySegment data;
+        private final long origin;
         private final int type;
         private final float[] b;
 
-        DecodeBase(MemorySegment data, int type, float[] b) {
+        DecodeBase(MemorySegment data, long origin, int type, float[] b) {
             this.data = data;
+            this.origin = origin;
             this.type = type;
             this.b = b;
         }
@@ -161,33 +164,39 @@ final class TaskArithmeticLoops {
             final MemorySegment data = this.data;
             final int type = this.type;
             final float[] b = this.b;
-            for (int k = 0; k < n; k += N) VectorCodecs.load(data, type, block + k).intoArray(b, k);
+            final long at = block - origin;
+            for (int k = 0; k < n; k += N) VectorCodecs.load(data, type, at + k).intoArray(b, k);
         }
     }
 
     static final class WidenF16 extends Stage {
         private final MemorySegment data, into;
+        private final long origin;
 
-        WidenF16(MemorySegment data, MemorySegment into) {
+        WidenF16(MemorySegment data, long origin, MemorySegment into) {
             this.data = data;
+            this.origin = origin;
             this.into = into;
         }
 
         @Override
         void run(long block, int n) {
             final MemorySegment data = this.data, into = this.into;
-            for (int k = 0; k < n; k += N) VectorCodecs.storeF32Raw(VectorCodecs.loadF16(data, block + k), into, k);
+            final long at = block - origin;
+            for (int k = 0; k < n; k += N) VectorCodecs.storeF32Raw(VectorCodecs.loadF16(data, at + k), into, k);
         }
     }
 
     static final class Encode extends Stage {
         private final float[] result;
         private final MemorySegment data;
+        private final long origin;
         private final int type;
 
-        Encode(float[] result, MemorySegment data, int type) {
+        Encode(float[] result, MemorySegment data, long origin, int type) {
             this.result = result;
             this.data = data;
+            this.origin = origin;
             this.type = type;
         }
 
@@ -196,26 +205,30 @@ final class TaskArithmeticLoops {
             final float[] result = this.result;
             final MemorySegment data = this.data;
             final int type = this.type;
+            final long at = block - origin;
             for (int k = 0; k < n; k += N) {
-                VectorCodecs.store(FloatVector.fromArray(F, result, k), data, type, block + k);
+                VectorCodecs.store(FloatVector.fromArray(F, result, k), data, type, at + k);
             }
         }
     }
 
     // The sparsify stages: s_j = x_j - b, divided by the density if rescaled, +0 where dropped. x_j is read
-    // from (x, type) at element block + k, or at k when inBlock (widened f16); element indices are
+    // from (x, type) at element block + k - origin, or at k when inBlock (widened f16); element indices are
     // block + k. They never see f16: inline, its widening made the DARE loop pass the cutoff.
 
     abstract static class Sparsify extends Stage {
         final MemorySegment x;
+        final long origin;
         final int type;
         final boolean inBlock;
         final float[] b, s;
         final boolean rescale;
         final float density;
 
-        Sparsify(MemorySegment x, int type, boolean inBlock, float[] b, float[] s, boolean rescale, float density) {
+        Sparsify(MemorySegment x, long origin, int type, boolean inBlock, float[] b, float[] s, boolean rescale,
+                 float density) {
             this.x = x;
+            this.origin = origin;
             this.type = type;
             this.inBlock = inBlock;
             this.b = b;
@@ -226,15 +239,16 @@ final class TaskArithmeticLoops {
     }
 
     static final class KeepAll extends Sparsify {
-        KeepAll(MemorySegment x, int type, boolean inBlock, float[] b, float[] s, boolean rescale, float density) {
-            super(x, type, inBlock, b, s, rescale, density);
+        KeepAll(MemorySegment x, long origin, int type, boolean inBlock, float[] b, float[] s, boolean rescale,
+                float density) {
+            super(x, origin, type, inBlock, b, s, rescale, density);
         }
 
         @Override
         void run(long block, int n) {
             final MemorySegment x = this.x;
             final int type = this.type;
-            final long at = inBlock ? 0 : block;
+            final long at = inBlock ? 0 : block - origin;
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;
@@ -249,9 +263,9 @@ final class TaskArithmeticLoops {
     static final class Dare extends Sparsify {
         private final int k0, k1hi, threshold;
 
-        Dare(MemorySegment x, int type, boolean inBlock, float[] b, float[] s, boolean rescale, float density,
-             int k0, int k1hi, int threshold) {
-            super(x, type, inBlock, b, s, rescale, density);
+        Dare(MemorySegment x, long origin, int type, boolean inBlock, float[] b, float[] s, boolean rescale,
+             float density, int k0, int k1hi, int threshold) {
+            super(x, origin, type, inBlock, b, s, rescale, density);
             this.k0 = k0;
             this.k1hi = k1hi;
             this.threshold = threshold;
@@ -261,7 +275,7 @@ final class TaskArithmeticLoops {
         void run(long block, int n) {
             final MemorySegment x = this.x;
             final int type = this.type, k0 = this.k0, k1hi = this.k1hi, threshold = this.threshold;
-            final long at = inBlock ? 0 : block;
+            final long at = inBlock ? 0 : block - origin;
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;
@@ -281,9 +295,9 @@ final class TaskArithmeticLoops {
         private final int bits;
         private final long tieCutoff;
 
-        Magnitude(MemorySegment x, int type, boolean inBlock, float[] b, float[] s, boolean rescale, float density,
-                  int bits, long tieCutoff) {
-            super(x, type, inBlock, b, s, rescale, density);
+        Magnitude(MemorySegment x, long origin, int type, boolean inBlock, float[] b, float[] s, boolean rescale,
+                  float density, int bits, long tieCutoff) {
+            super(x, origin, type, inBlock, b, s, rescale, density);
             this.bits = bits;
             this.tieCutoff = tieCutoff;
         }
@@ -292,7 +306,7 @@ final class TaskArithmeticLoops {
         void run(long block, int n) {
             final MemorySegment x = this.x;
             final int type = this.type, bits = this.bits;
-            final long at = inBlock ? 0 : block, tieCutoff = this.tieCutoff;
+            final long at = inBlock ? 0 : block - origin, tieCutoff = this.tieCutoff;
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;

@@ -68,7 +68,8 @@ public final class VectorKernel implements MergeKernel {
             int outType = VectorCodecs.code(out.dtype());
             for (; k <= count - N; k += N) {
                 long i = start + k;
-                VectorCodecs.store(VectorCodecs.load(in.data(), inType, i), out.data(), outType, i);
+                VectorCodecs.store(VectorCodecs.load(in.data(), inType, i - in.origin()), out.data(), outType,
+                        i - out.origin());
             }
         }
         ScalarKernel.convertRange(in, out, start + k, start + count);
