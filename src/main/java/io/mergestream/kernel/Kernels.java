@@ -1,9 +1,9 @@
 package io.mergestream.kernel;
 
 /**
- * Picks a {@link MergeKernel}. The vector kernel is loaded reflectively and only when jdk.incubator.vector
- * is in the boot layer, so that without {@code --add-modules jdk.incubator.vector} no vector class is ever
- * touched and the scalar kernel runs alone.
+ * Picks a {@link MergeKernel}. The vector kernel is loaded reflectively and only when {@link VectorSupport}
+ * says this JVM compiles it well (the module is present, C2 runs, the width is real), so that otherwise no
+ * vector class is ever touched and the scalar kernel runs alone, after one line saying why.
  */
 public final class Kernels {
     private static final String VECTOR_KERNEL = "io.mergestream.kernel.vector.VectorKernel";
@@ -33,9 +33,10 @@ public final class Kernels {
             case "scalar" -> scalar();
             case "auto" -> best();
             case "vector" -> {
-                if (!vectorAvailable()) {
-                    throw new IllegalArgumentException("the vector kernel needs the jdk.incubator.vector module:"
-                            + " run java with --add-modules jdk.incubator.vector, or choose the scalar kernel");
+                java.util.Optional<String> why = VectorSupport.unusableReason();
+                if (why.isPresent()) {
+                    throw new io.mergestream.MergestreamException("--kernel vector cannot run well here: " + why.get()
+                            + "; choose the scalar kernel");
                 }
                 yield best();
             }
@@ -57,9 +58,9 @@ public final class Kernels {
         static final MergeKernel KERNEL = choose();
 
         private static MergeKernel choose() {
-            if (!vectorAvailable()) {
-                System.err.println("mergestream: jdk.incubator.vector not available, using the scalar kernels"
-                        + " (run with --add-modules jdk.incubator.vector)");
+            java.util.Optional<String> why = VectorSupport.unusableReason();
+            if (why.isPresent()) {
+                System.err.println("mergestream: using the scalar kernel: " + why.get());
                 return Scalar.KERNEL;
             }
             try {

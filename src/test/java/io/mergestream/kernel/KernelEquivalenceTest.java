@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * views are windows (origin = the chunk's start) onto the inputs and onto a separate output buffer per chunk,
  * as the engine's positional writes and computed input sources use them.
  */
+@Tag("vector-width")
 class KernelEquivalenceTest {
     private static final int[] SIZES = {1, 13, 207, 4098, 10007};
     private static final DType[] FLOATS = {DType.F32, DType.BF16, DType.F16};

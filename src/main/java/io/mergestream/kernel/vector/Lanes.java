@@ -1,5 +1,6 @@
 package io.mergestream.kernel.vector;
 
+import io.mergestream.kernel.VectorSupport;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorShape;
@@ -8,8 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The vector species, chosen once. They are static finals so that C2 sees constants and keeps vectors in
  * registers (a species held in a field the JIT cannot fold boxes every vector). The width is
- * {@code FloatVector.SPECIES_PREFERRED}'s unless the system property {@code mergestream.vectorBits}
- * (128, 256 or 512) overrides it.
+ * {@code FloatVector.SPECIES_PREFERRED}'s unless the test knob {@code mergestream.vectorBits} narrows it
+ * (see {@link VectorSupport}).
  */
 final class Lanes {
     static final int BITS = chosenBits();
@@ -24,14 +25,12 @@ final class Lanes {
 
     private Lanes() {}
 
+    /**
+     * The preferred width, or the narrower one the test knob asks for. Kernels.VectorSupport has refused this
+     * kernel before it loads wherever that width would not be real hardware (below 128 bits, or a knob wider
+     * than the CPU): nothing here forces a width the CPU lacks.
+     */
     private static int chosenBits() {
-        int preferred = FloatVector.SPECIES_PREFERRED.vectorBitSize();
-        String forced = System.getProperty("mergestream.vectorBits");
-        if (forced == null) return Math.max(preferred, 128);
-        int bits = Integer.parseInt(forced.trim());
-        if (bits != 128 && bits != 256 && bits != 512) {
-            throw new IllegalArgumentException("mergestream.vectorBits must be 128, 256 or 512, got " + forced);
-        }
-        return bits;
+        return VectorSupport.chosenBits(FloatVector.SPECIES_PREFERRED.vectorBitSize());
     }
 }
