@@ -28,6 +28,12 @@ import java.util.Optional;
  * plurality), a built-in name ({@link #BUILT_IN}: mergekit's names; the templates are mergestream's own renderings
  * of those public formats, see the .jinja resources) or a literal Jinja template (mergekit's test: at least 20
  * characters with a {@code {} in them).
+ *
+ * <p>The built-in renderings follow each format's public description, so they differ from mergekit's files in
+ * details mergekit chose: {@code alpaca} opens with Stanford Alpaca's preamble when there is no system message
+ * and ends each response with {@code eos_token} (as Alpaca was trained); {@code mistral} writes
+ * {@code [INST] } without a leading space; {@code alpaca} and {@code mistral} reject roles they have no place for
+ * instead of dropping those messages.
  */
 public final class ChatTemplates {
 
