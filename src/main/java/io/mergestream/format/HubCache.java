@@ -63,7 +63,10 @@ public final class HubCache {
      */
     public static HubCache current() {
         HubCache c = current;
-        return c != null ? c : fromEnvironment(System.getenv(), Path.of(System.getProperty("user.home")));
+        if (c != null) return c;
+        // Python's expanduser takes $HOME first, then the account's home directory
+        String home = System.getenv("HOME");
+        return fromEnvironment(System.getenv(), Path.of(home != null && !home.isEmpty() ? home : System.getProperty("user.home")));
     }
 
     /**
