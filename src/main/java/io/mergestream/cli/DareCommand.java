@@ -4,6 +4,7 @@ import io.mergestream.MergestreamException;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
+import io.mergestream.format.ModelLocator;
 import io.mergestream.format.ShardSize;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
@@ -101,7 +102,8 @@ final class DareCommand implements Callable<Integer> {
         }
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = Kernels.byName(kernelName);
-        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, !noRescale, patterns, seed);
+        DarePlanner.Request request = new DarePlanner.Request(ModelLocator.locate(base.toString(), "--base"),
+                ModelLocator.locate(model.toString(), "--model"), rho, s, !noRescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
                     Progress.detect(quiet), System.err);

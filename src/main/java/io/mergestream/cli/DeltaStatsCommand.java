@@ -11,6 +11,7 @@ import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
+import io.mergestream.format.ModelLocator;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -86,9 +87,9 @@ final class DeltaStatsCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** A model named on the command line: a local path, else a Hugging Face id in the local cache. */
     static Checkpoint open(Path p, String option) {
-        if (!Files.exists(p)) throw new MergestreamException(option + " " + p + ": no such model directory");
-        return Checkpoint.open(p);
+        return Checkpoint.open(ModelLocator.locate(p.toString(), option));
     }
 
     static long bytes(Checkpoint c) {

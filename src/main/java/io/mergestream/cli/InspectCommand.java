@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
+import io.mergestream.format.ModelLocator;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.safetensors.SafetensorsFile;
 import io.mergestream.tensor.DType;
@@ -25,7 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
         description = "Shows a checkpoint's shards, tensors, parameters and bytes per dtype (reads headers only).")
 final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory or .safetensors file.")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory, .safetensors file or Hugging Face id in the local cache (ORG/NAME[@REVISION]).")
     Path model;
 
     @Option(names = "--tensors", description = "Also list every tensor: name, dtype, shape, shard.")
@@ -40,7 +41,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        try (Checkpoint ckpt = Checkpoint.open(model)) {
+        try (Checkpoint ckpt = Checkpoint.open(ModelLocator.locate(model.toString(), "MODEL"))) {
             Summary s = Summary.of(ckpt);
             if (json) {
                 out.print(Json.pretty(toJson(ckpt, s)));

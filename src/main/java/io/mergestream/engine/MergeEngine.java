@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.format.ChatTemplates;
 import io.mergestream.format.MappedPages;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
@@ -57,7 +58,9 @@ public final class MergeEngine {
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
                     plan.outputLayers());
             if (plan.vocabulary() != null) plan.vocabulary().writeFiles(dir.staging());
-            card.write(dir.staging(), plan);
+            // after the vocabulary's tokenizer_config.json, which would otherwise bring the source's template back
+            if (plan.recipe() != null) ChatTemplates.apply(dir.staging(), plan.recipe().chatTemplate(), plan.inputPaths());
+            card.write(dir.staging(), plan, out);
             dir.commit();
         }
         double secs = (System.nanoTime() - t0) / 1e9;

@@ -1,12 +1,24 @@
 package io.mergestream.format;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.databind.node.NumericNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,11 +61,151 @@ public final class Json {
         }
     }
 
+    /**
+     * Reads a JSON file into a tree whose floating-point numbers are written back exactly as they were read
+     * ({@code 1e-05} stays {@code 1e-05}, {@code 10000.0} stays {@code 10000.0}): Python writes floats with
+     * {@code repr}, and a config rewritten through Java's {@code Double.toString} ({@code 1.0E-5}) would differ
+     * from its source in every number. Integers keep their digits anyway (int, long or BigInteger nodes). The
+     * nodes are ordinary {@link DoubleNode}s to every reader; only their serialisation differs.
+     */
     public static JsonNode read(Path file) {
-        try {
-            return MAPPER.readTree(file.toFile());
+        try (JsonParser p = MAPPER.createParser(file.toFile())) {
+            JsonToken first = p.nextToken();
+            return first == null ? MissingNode.getInstance() : exactTree(p);
         } catch (IOException e) {
             throw new FormatException(file, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    /** The value at the parser's current token, built as Jackson's tree would be but for the float nodes. */
+    private static JsonNode exactTree(JsonParser p) throws IOException {
+        JsonNodeFactory f = MAPPER.getNodeFactory();
+        return switch (p.currentToken()) {
+            case START_OBJECT -> {
+                ObjectNode o = f.objectNode();
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    p.nextToken();
+                    o.set(name, exactTree(p));
+                }
+                yield o;
+            }
+            case START_ARRAY -> {
+                ArrayNode a = f.arrayNode();
+                while (p.nextToken() != JsonToken.END_ARRAY) a.add(exactTree(p));
+                yield a;
+            }
+            case VALUE_NUMBER_FLOAT -> new ExactFloatNode(p.getDoubleValue(), p.getText());
+            case VALUE_NUMBER_INT -> switch (p.getNumberType()) {
+                case INT -> f.numberNode(p.getIntValue());
+                case LONG -> f.numberNode(p.getLongValue());
+                default -> f.numberNode(p.getBigIntegerValue());
+            };
+            case VALUE_STRING -> f.textNode(p.getText());
+            case VALUE_TRUE -> f.booleanNode(true);
+            case VALUE_FALSE -> f.booleanNode(false);
+            case VALUE_NULL -> f.nullNode();
+            default -> throw new IOException("unexpected " + p.currentToken() + " at " + p.currentLocation());
+        };
+    }
+
+    /**
+     * A float that serialises as the text it was read from; its value semantics are those of a
+     * {@link DoubleNode} (whose serialisation is final, hence the delegation).
+     */
+    static final class ExactFloatNode extends NumericNode {
+        private final DoubleNode value;
+        private final String text;
+
+        ExactFloatNode(double value, String text) {
+            this.value = DoubleNode.valueOf(value);
+            this.text = text;
+        }
+
+        @Override
+        public void serialize(JsonGenerator g, SerializerProvider provider) throws IOException {
+            g.writeNumber(text);
+        }
+
+        @Override
+        public String asText() {
+            return text;
+        }
+
+        @Override
+        public JsonToken asToken() {
+            return JsonToken.VALUE_NUMBER_FLOAT;
+        }
+
+        @Override
+        public JsonParser.NumberType numberType() {
+            return JsonParser.NumberType.DOUBLE;
+        }
+
+        @Override
+        public boolean isFloatingPointNumber() {
+            return true;
+        }
+
+        @Override
+        public boolean isDouble() {
+            return true;
+        }
+
+        @Override
+        public Number numberValue() {
+            return value.numberValue();
+        }
+
+        @Override
+        public int intValue() {
+            return value.intValue();
+        }
+
+        @Override
+        public long longValue() {
+            return value.longValue();
+        }
+
+        @Override
+        public double doubleValue() {
+            return value.doubleValue();
+        }
+
+        @Override
+        public BigDecimal decimalValue() {
+            return value.decimalValue();
+        }
+
+        @Override
+        public BigInteger bigIntegerValue() {
+            return value.bigIntegerValue();
+        }
+
+        @Override
+        public boolean canConvertToInt() {
+            return value.canConvertToInt();
+        }
+
+        @Override
+        public boolean canConvertToLong() {
+            return value.canConvertToLong();
+        }
+
+        @Override
+        public boolean isNaN() {
+            return value.isNaN();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o == this || (o instanceof ExactFloatNode e && e.text.equals(text))
+                    || (o instanceof DoubleNode d && d.equals(value));
+        }
+
+        @Override
+        public int hashCode() {
+            return value.hashCode();
         }
     }
 }

@@ -95,15 +95,8 @@ public final class Planner {
     }
 
     ModelInput open(String model) {
-        Path path = recipe.resolveModelPath(model);
-        if (!Files.exists(path)) {
-            if (Recipe.looksLikeHubName(model)) {
-                throw new MergestreamException(recipe.path() + ": model '" + model + "' is not a local directory; "
-                        + "mergestream does not download models: download it first (e.g. huggingface-cli download "
-                        + model + " --local-dir DIR) and name the directory in the recipe");
-            }
-            throw new MergestreamException(recipe.path() + ": model '" + model + "' not found (looked for " + path + ")");
-        }
+        // a local directory, else the Hugging Face cache; a one-line error naming what is missing otherwise
+        Path path = recipe.locateModel(model);
         Path key = path.toAbsolutePath().normalize();
         return new ModelInput(model, opened.computeIfAbsent(key, Checkpoint::open));
     }

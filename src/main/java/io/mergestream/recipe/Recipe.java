@@ -1,8 +1,10 @@
 package io.mergestream.recipe;
 
+import io.mergestream.MergestreamException;
+import io.mergestream.format.HubCache;
+import io.mergestream.format.ModelLocator;
 import io.mergestream.tensor.DType;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -24,6 +26,8 @@ import java.util.stream.Stream;
  *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
  * @param tokenizerSource  {@code tokenizer_source} as written ({@code base}, {@code union} or a model)
  * @param tokenizer        the {@code tokenizer:} block (never together with {@code tokenizer_source})
+ * @param chatTemplate     {@code chat_template} as written: {@code auto}, a built-in template's name or a Jinja
+ *                         template (validated, see {@link io.mergestream.format.ChatTemplates})
  * @param exclude          regexes anchored at the start of tensor names, see {@link #isExcluded(String)}
  * @param yaml             the recipe text exactly as read, for the output's model card
  * @param path             the recipe file
@@ -38,13 +42,11 @@ public record Recipe(
         Optional<DType> outDtype,
         Optional<String> tokenizerSource,
         Optional<TokenizerSettings> tokenizer,
+        Optional<String> chatTemplate,
         long seed,
         List<Pattern> exclude,
         String yaml,
         Path path) {
-
-    private static final Pattern HUB_NAME =
-            Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?");
 
     public Recipe {
         models = List.copyOf(models);
@@ -163,31 +165,40 @@ public record Recipe(
     }
 
     /**
-     * Where a local model lives: an absolute path as is; a relative one against the current directory if it
-     * exists there, else against the recipe's directory (so a recipe next to its models runs from anywhere).
-     * When neither exists the current-directory path is returned, for the planner's "not found" message.
+     * Where a model lives ({@link ModelLocator}'s one rule): an absolute path as is; a relative one against the
+     * current directory if it exists there, else against the recipe's directory (so a recipe next to its models
+     * runs from anywhere); else, for a hub id ({@code ORG/NAME}, {@code NAME}, with an optional
+     * {@code @REVISION}), its snapshot in the local Hugging Face cache. When none exists the current-directory
+     * path is returned (see {@link #locateModel} for the reason).
      */
     public Path resolveModelPath(String model) {
-        return resolveModelPath(model, Path.of("").toAbsolutePath());
+        return resolveModelPath(model, Path.of("").toAbsolutePath(), HubCache.current());
     }
 
     Path resolveModelPath(String model, Path currentDirectory) {
-        Path p = Path.of(model);
-        if (p.isAbsolute()) return p.normalize();
-        Path fromCwd = currentDirectory.resolve(p).normalize();
-        if (Files.exists(fromCwd)) return fromCwd;
-        Path recipeDir = path.toAbsolutePath().getParent();
-        Path fromRecipe = recipeDir == null ? fromCwd : recipeDir.resolve(p).normalize();
-        return Files.exists(fromRecipe) ? fromRecipe : fromCwd;
+        return resolveModelPath(model, currentDirectory, HubCache.current());
+    }
+
+    Path resolveModelPath(String model, Path currentDirectory, HubCache cache) {
+        return ModelLocator.find(model, anchors(currentDirectory), cache).path();
     }
 
     /**
-     * True for a Hugging Face hub id such as {@code org/name} (optionally {@code @revision}) that is not a
-     * local path: no leading {@code ./} or {@code /}, one slash, and nothing by that name in the current
-     * directory. The planner uses it to say "download it first" instead of "not found".
+     * The model to open: {@link #resolveModelPath}'s path, or a one-line {@link MergestreamException} naming
+     * the recipe, the model and what is missing (a local path, a hub id not in the cache with the command that
+     * would download it, a cache snapshot missing a shard).
      */
-    public static boolean looksLikeHubName(String model) {
-        return HUB_NAME.matcher(model).matches() && !model.contains("..") && !Files.exists(Path.of(model));
+    public Path locateModel(String model) {
+        return locateModel(model, Path.of("").toAbsolutePath(), HubCache.current());
+    }
+
+    Path locateModel(String model, Path currentDirectory, HubCache cache) {
+        return ModelLocator.locate(model, anchors(currentDirectory), cache, path + ": model '" + model + "'");
+    }
+
+    private List<Path> anchors(Path currentDirectory) {
+        Path recipeDir = path.toAbsolutePath().getParent();
+        return recipeDir == null ? List.of(currentDirectory) : List.of(currentDirectory, recipeDir);
     }
 
     private RecipeErrors errors() {

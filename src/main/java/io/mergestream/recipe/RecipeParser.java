@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mergestream.MergestreamException;
+import io.mergestream.format.ChatTemplates;
 import io.mergestream.tensor.DType;
 
 import java.io.IOException;
@@ -29,9 +30,9 @@ import java.util.regex.PatternSyntaxException;
 final class RecipeParser {
 
     private static final List<String> KEYS = List.of("merge_method", "models", "slices", "base_model", "parameters",
-            "dtype", "out_dtype", "tokenizer_source", "tokenizer", "seed", "exclude");
+            "dtype", "out_dtype", "tokenizer_source", "tokenizer", "chat_template", "seed", "exclude");
     /** mergekit keys that a later version of mergestream will implement. */
-    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules", "chat_template");
+    private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules");
     private static final List<String> MODEL_KEYS = List.of("model", "parameters");
     private static final BigInteger MAX_SEED = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
@@ -83,6 +84,7 @@ final class RecipeParser {
                 optional(root, "out_dtype").map(n -> dtype(n, KeyPath.root().key("out_dtype"))),
                 optional(root, "tokenizer_source").map(n -> text(n, KeyPath.root().key("tokenizer_source"))),
                 tokenizer(root),
+                optional(root, "chat_template").map(this::chatTemplate),
                 optional(root, "seed").map(this::seed).orElse(0L),
                 optional(root, "exclude").map(this::exclude).orElse(List.of()),
                 yaml,
@@ -96,6 +98,14 @@ final class RecipeParser {
             throw errors.at(KeyPath.root().key("tokenizer"), "give either tokenizer_source or a tokenizer: block, not both");
         }
         return block.map(n -> TokenizerSettings.parse(n, errors));
+    }
+
+    /** {@code chat_template}: auto, a built-in template's name or a literal Jinja template (mergekit's rules). */
+    private String chatTemplate(JsonNode node) {
+        KeyPath path = KeyPath.root().key("chat_template");
+        String value = text(node, path);
+        ChatTemplates.problem(value).ifPresent(p -> { throw errors.at(path, p); });
+        return value;
     }
 
     private JsonNode tree(String yaml) {

@@ -61,7 +61,7 @@ class BundledRecipesTest {
             assertNull(merged.tensor("classifier.weight"), "task heads are excluded and the base has none");
         }
         assertTrue(Files.isRegularFile(out.resolve("config.json")));
-        assertTrue(Files.isRegularFile(out.resolve("mergestream_config.yml")));
+        assertTrue(Files.isRegularFile(out.resolve(ModelCard.RECIPE_FILE)));
     }
 
     private static void checkStacked(Recipe recipe, Path out) {

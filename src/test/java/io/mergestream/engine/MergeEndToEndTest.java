@@ -179,7 +179,7 @@ class MergeEndToEndTest {
             assertTensor(out, name, expected, DType.BF16);
         }
         assertTrue(Files.isRegularFile(out.resolve("README.md")));
-        assertTrue(Files.readString(out.resolve("mergestream_config.yml")).contains("task_arithmetic"));
+        assertTrue(Files.readString(out.resolve(ModelCard.RECIPE_FILE)).contains("task_arithmetic"));
     }
 
     @Test

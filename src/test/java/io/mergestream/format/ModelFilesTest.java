@@ -88,4 +88,74 @@ class ModelFilesTest {
         e = assertThrows(FormatException.class, () -> ModelFiles.copy(empty, empty, out, DType.BF16));
         assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
     }
+
+    @Test
+    void configNumbersAreWrittenAsTheyWereRead() throws IOException {
+        Path base = Files.createDirectory(tmp.resolve("base"));
+        Path out = Files.createDirectory(tmp.resolve("out"));
+        // numbers as transformers writes them (Python repr), which Java's Double.toString would change
+        Files.writeString(base.resolve("config.json"), """
+                {"rms_norm_eps": 1e-05, "initializer_range": 0.02, "rope_theta": 10000.0, "factor": 1.0,
+                 "tiny": 1E-7, "huge": 1e+16, "neg": -0.0, "long_pi": 3.14159265358979323846264338327950288,
+                 "max_position_embeddings": 32768, "big": 18446744073709551615, "odd": 9007199254740993,
+                 "list": [0.1, 2.50, -3e-3], "nested": {"beta": 0.999}, "torch_dtype": "float32"}
+                """);
+        ModelFiles.copy(base, base, out, DType.BF16);
+        assertEquals("""
+                {
+                  "rms_norm_eps": 1e-05,
+                  "initializer_range": 0.02,
+                  "rope_theta": 10000.0,
+                  "factor": 1.0,
+                  "tiny": 1E-7,
+                  "huge": 1e+16,
+                  "neg": -0.0,
+                  "long_pi": 3.14159265358979323846264338327950288,
+                  "max_position_embeddings": 32768,
+                  "big": 18446744073709551615,
+                  "odd": 9007199254740993,
+                  "list": [
+                    0.1,
+                    2.50,
+                    -3e-3
+                  ],
+                  "nested": {
+                    "beta": 0.999
+                  },
+                  "torch_dtype": "bfloat16"
+                }
+                """, Files.readString(out.resolve("config.json")));
+        // and they are still numbers to every reader of the tree
+        JsonNode cfg = Json.read(out.resolve("config.json"));
+        assertTrue(cfg.get("rms_norm_eps").isNumber() && cfg.get("rms_norm_eps").isFloatingPointNumber());
+        assertEquals(1e-05, cfg.get("rms_norm_eps").asDouble());
+        assertEquals(10000, cfg.get("rope_theta").asInt());
+        assertEquals(32768, cfg.get("max_position_embeddings").intValue());
+        assertEquals(new java.math.BigInteger("18446744073709551615"), cfg.get("big").bigIntegerValue());
+    }
+
+    @Test
+    void chatTemplatesLicenceAndPreprocessorTravelWithTheModel() throws IOException {
+        Path base = Files.createDirectory(tmp.resolve("base"));
+        Path tok = Files.createDirectory(tmp.resolve("tok"));
+        Path out = Files.createDirectory(tmp.resolve("out"));
+        Files.writeString(base.resolve("config.json"), "{}");
+        Files.writeString(base.resolve("LICENSE"), "Apache License 2.0 ...");
+        Files.writeString(base.resolve("preprocessor_config.json"), "{\"image_mean\": [0.48145466]}\n");
+        Files.writeString(tok.resolve("tokenizer_config.json"), "{\"chat_template\": \"{{ messages }}\"}");
+        String jinja = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}\n";
+        Files.writeString(tok.resolve("chat_template.jinja"), jinja);
+        Files.writeString(tok.resolve("chat_template.json"), "{\"chat_template\": \"{{ x }}\"}");
+        Files.writeString(Files.createDirectory(tok.resolve("additional_chat_templates")).resolve("tool_use.jinja"), "{{ t }}");
+        Files.writeString(tok.resolve("LICENSE"), "the tokenizer source's: not this one");
+
+        List<String> copied = ModelFiles.copy(base, tok, out, DType.BF16);
+
+        assertEquals(List.of("config.json", "tokenizer_config.json", "chat_template.jinja", "chat_template.json",
+                "additional_chat_templates/tool_use.jinja", "LICENSE", "preprocessor_config.json"), copied);
+        assertEquals(jinja, Files.readString(out.resolve("chat_template.jinja")));
+        assertEquals("{{ t }}", Files.readString(out.resolve("additional_chat_templates/tool_use.jinja")));
+        assertEquals("Apache License 2.0 ...", Files.readString(out.resolve("LICENSE")), "the base's licence");
+        assertEquals("{\"image_mean\": [0.48145466]}\n", Files.readString(out.resolve("preprocessor_config.json")));
+    }
 }

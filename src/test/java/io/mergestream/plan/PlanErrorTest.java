@@ -13,6 +13,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.mergestream.format.HubCache;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -83,8 +84,15 @@ class PlanErrorTest {
 
     @Test
     void hubNameSaysDownloadFirst() throws IOException {
-        String m = runExpectingFailure(DARE.replace("model: FT", "model: WizardLMTeam/WizardMath-7B-V1.0"));
-        assertTrue(m.contains("WizardLMTeam/WizardMath-7B-V1.0") && m.contains("download it first"), m);
+        // an empty cache of the test's own: never the user's ~/.cache
+        HubCache previous = HubCache.setCurrent(new HubCache(dir.resolve("empty-hub-cache")));
+        try {
+            String m = runExpectingFailure(DARE.replace("model: FT", "model: WizardLMTeam/WizardMath-7B-V1.0"));
+            assertTrue(m.contains("model 'WizardLMTeam/WizardMath-7B-V1.0'") && m.contains("not in the Hugging Face cache")
+                    && m.contains("download it first with `hf download WizardLMTeam/WizardMath-7B-V1.0`"), m);
+        } finally {
+            HubCache.setCurrent(previous);
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.mergestream.recipe;
 
 import io.mergestream.MergestreamException;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 import static io.mergestream.recipe.RecipeFixtures.assertError;
@@ -100,8 +101,15 @@ class RecipeErrorTest {
     }
 
     @Test
-    void chatTemplateIsNotSupportedYet() {
-        assertError(DARE + "chat_template: chatml\n", "chat_template: ", "is not supported yet by mergestream");
+    void chatTemplateIsAutoABuiltInNameOrJinja() {
+        assertEquals(Optional.of("chatml"), RecipeFixtures.parse(DARE + "chat_template: chatml\n").chatTemplate());
+        assertEquals(Optional.of("auto"), RecipeFixtures.parse(DARE + "chat_template: auto\n").chatTemplate());
+        String jinja = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+        assertEquals(Optional.of(jinja), RecipeFixtures.parse(DARE + "chat_template: \"" + jinja + "\"\n").chatTemplate());
+        assertEquals(Optional.empty(), RecipeFixtures.parse(DARE).chatTemplate());
+        assertError(DARE + "chat_template: chatml2\n", "chat_template: ",
+                "'chatml2' is neither auto, a built-in template (alpaca, chatml, exaone, llama3, mistral) nor a Jinja template");
+        assertError(DARE + "chat_template: [chatml]\n", "chat_template: ", "must be a string");
     }
 
     @Test
