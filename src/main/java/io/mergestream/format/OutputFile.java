@@ -37,6 +37,8 @@ public final class OutputFile {
     public static OutputFile check(Path file, String option, List<Path> reads, Predicate<String> isOurs) {
         String name = option + " " + file;
         if (Files.isDirectory(file)) throw new MergestreamException(name + ": is a directory");
+        Path parent = file.toAbsolutePath().getParent();
+        if (!Files.isDirectory(parent)) throw new MergestreamException(name + ": directory " + parent + " does not exist");
         if (Files.exists(file)) {
             if (!Files.isRegularFile(file)) throw new MergestreamException(name + ": is not a regular file");
             for (Path r : reads) {
