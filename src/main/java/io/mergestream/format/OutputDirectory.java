@@ -156,7 +156,9 @@ public final class OutputDirectory implements AutoCloseable {
             synchronized (guard) {
                 if (aborted) throw new IllegalStateException("interrupted: " + shown + " was not written");
                 switch (kind) {
-                    case NEW -> move(staging, target);
+                    // a sibling on the same file system: the rename is atomic (and fails if a non-empty
+                    // directory appeared there meanwhile)
+                    case NEW -> Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
                     case EMPTY -> replaceEmpty(next);
                     case REPLACE -> kept = replace(next);
                 }
@@ -559,14 +561,6 @@ public final class OutputDirectory implements AutoCloseable {
 
     private static Path sibling(Path target, String what) {
         return target.resolveSibling("." + target.getFileName() + "." + what + "-" + ProcessHandle.current().pid());
-    }
-
-    private static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to);
-        }
     }
 
     /** Renames a file onto {@code to} (replacing it); copies across file systems (a target that is a mount point). */

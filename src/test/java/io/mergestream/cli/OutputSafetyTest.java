@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static io.mergestream.TestFiles.copyModel;
+import static io.mergestream.TestFiles.deadPid;
+import static io.mergestream.TestFiles.listing;
+import static io.mergestream.TestFiles.snapshot;
+
 import io.mergestream.Warnings;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -20,8 +25,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,9 +62,8 @@ class OutputSafetyTest {
 
     @BeforeAll
     static void models() throws IOException {
-        Path root = Path.of(System.getProperty("basedir", ".")).toAbsolutePath();
-        base = copy(root.resolve("testdata/tiny-llama/base"), dir.resolve("models/base"));
-        ft1 = copy(root.resolve("testdata/tiny-llama/ft1"), dir.resolve("models/ft1"));
+        base = copyModel("testdata/tiny-llama/base", dir.resolve("models/base"));
+        ft1 = copyModel("testdata/tiny-llama/ft1", dir.resolve("models/ft1"));
         recipe = recipe("ta", "");
     }
 
@@ -71,14 +73,6 @@ class OutputSafetyTest {
         Files.writeString(r, "merge_method: task_arithmetic\nbase_model: " + base + "\nmodels:\n  - model: " + ft1
                 + "\n    parameters: {weight: 0.5}\n" + extra);
         return r;
-    }
-
-    static Path copy(Path from, Path to) throws IOException {
-        Files.createDirectories(to);
-        try (Stream<Path> s = Files.list(from)) {
-            for (Path p : s.toList()) Files.copy(p, to.resolve(p.getFileName()));
-        }
-        return to;
     }
 
     /** Runs the CLI in this JVM. */
@@ -103,24 +97,6 @@ class OutputSafetyTest {
         return new Run(code, Files.readString(logs.resolve("out")), Files.readString(logs.resolve("err")));
     }
 
-    /** Every path under {@code root} with its bytes, to show a directory was left exactly as it was. */
-    static Map<String, String> snapshot(Path root) throws IOException {
-        Map<String, String> m = new TreeMap<>();
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.toList()) {
-                m.put(root.relativize(p).toString(), Files.isDirectory(p) ? "dir"
-                        : new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1));
-            }
-        }
-        return m;
-    }
-
-    static List<String> listing(Path d) throws IOException {
-        try (Stream<Path> s = Files.list(d)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
-    }
-
     static Path fresh(String name) throws IOException {
         Path d = dir.resolve("cases/" + name);
         Files.createDirectories(d);
@@ -136,14 +112,15 @@ class OutputSafetyTest {
         Path work = Files.createDirectory(cwd.resolve("work"));
         Files.writeString(work.resolve("notes.txt"), "notes");
         Map<String, String> before = snapshot(cwd);
-        for (Path[] c : new Path[][] {{work, Path.of(".")}, {work, work}, {work, Path.of("..")}}) {
-            Run r = child(c[0], List.of(), "merge", recipe.toString(), "-o", c[1].toString(), "--force", "-q");
-            assertEquals(2, r.code(), r.err());
-            String line = r.oneLine();
-            assertTrue(line.equals("mergestream: " + c[1] + ": is the current directory, which mergestream never writes"
-                    + " into (give a new directory for the output)")
-                    || line.startsWith("mergestream: " + c[1] + ": holds the current directory"), line);
-        }
+        // (the current directory given by its absolute path, and its ancestors: OutputDirectoryTest)
+        Run r = child(work, List.of(), "merge", recipe.toString(), "-o", ".", "--force", "-q");
+        assertEquals(2, r.code(), r.err());
+        assertEquals("mergestream: .: is the current directory, which mergestream never writes into (give a new"
+                + " directory for the output)", r.oneLine());
+        r = child(work, List.of(), "dare", "--base", base.toString(), "--model", ft1.toString(), "--density", "0.5",
+                "-o", "..", "--force", "-q");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.oneLine().startsWith("mergestream: ..: holds the current directory"), r.err());
         assertEquals(before, snapshot(cwd), "nothing in or beside the current directory changed");
     }
 
@@ -153,13 +130,9 @@ class OutputSafetyTest {
         Files.writeString(home.resolve(".bashrc"), "export X=1");
         Map<String, String> before = snapshot(home.getParent());
         Path elsewhere = fresh("elsewhere");
-        for (Path out : List.of(home, home.getParent())) {
-            Run r = child(elsewhere, List.of("-Duser.home=" + home), "merge", recipe.toString(), "-o", out.toString(),
-                    "--force", "-q");
-            assertEquals(2, r.code(), r.err());
-            assertTrue(r.oneLine().startsWith("mergestream: " + out + ": " + (out.equals(home) ? "is" : "holds")
-                    + " the home directory"), r.err());
-        }
+        Run r = child(elsewhere, List.of("-Duser.home=" + home), "testdata", home.toString(), "--force");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.oneLine().startsWith("mergestream: " + home + ": is the home directory"), r.err());
         assertEquals(before, snapshot(home.getParent()));
     }
 
@@ -299,9 +272,7 @@ class OutputSafetyTest {
     @Test
     void stagingOfAKilledRunIsRemovedByTheNextRunAndALiveRunsIsKept() throws IOException, InterruptedException {
         Path cases = fresh("stale");
-        Process done = new ProcessBuilder("true").start();
-        done.waitFor();
-        long dead = done.pid();
+        long dead = deadPid();
         Process live = new ProcessBuilder("cat").start();
         try {
             Path stale = Files.createDirectory(cases.resolve(".merged.partial-" + dead));
@@ -347,7 +318,7 @@ class OutputSafetyTest {
             assertEquals(List.of(".merged.lock"), listing(cases), "no staging started");
         }
         Files.delete(cases.resolve(".merged.lock"));
-        Run r = child(cases, List.of(), "merge", recipe.toString(), "-o", out.toString(), "-q");
+        Run r = run("merge", recipe.toString(), "-o", out.toString(), "-q");
         assertEquals(0, r.code(), r.err());
         assertEquals(List.of("merged"), listing(cases), "the lock file goes with the run");
     }

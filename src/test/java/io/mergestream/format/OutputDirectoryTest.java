@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import static io.mergestream.TestFiles.deadPid;
+import static io.mergestream.TestFiles.listing;
+import static io.mergestream.TestFiles.snapshot;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
@@ -20,8 +24,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -49,26 +51,6 @@ class OutputDirectoryTest {
     @AfterEach
     void restoreWarnings() {
         Warnings.set(previousListener);
-    }
-
-    static List<String> listing(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
-        }
-    }
-
-    /** Every file, link and directory under {@code root} with its bytes (links: their target), for identity checks. */
-    static Map<String, String> snapshot(Path root) throws IOException {
-        Map<String, String> m = new TreeMap<>();
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.toList()) {
-                String rel = root.relativize(p).toString();
-                if (Files.isSymbolicLink(p)) m.put(rel, "-> " + Files.readSymbolicLink(p));
-                else if (Files.isDirectory(p)) m.put(rel, "dir");
-                else m.put(rel, new String(Files.readAllBytes(p), java.nio.charset.StandardCharsets.ISO_8859_1));
-            }
-        }
-        return m;
     }
 
     /** Writes an output through OutputDirectory with the given files (path -> content) and commits it. */
@@ -441,19 +423,6 @@ class OutputDirectoryTest {
     }
 
     // ---- what killed runs left ------------------------------------------------------------------------------
-
-    /** A process id that is certainly not running: a finished child's. */
-    static long deadPid() throws IOException {
-        Process p = new ProcessBuilder("true").start();
-        try {
-            p.waitFor();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
-        assertFalse(ProcessHandle.of(p.pid()).map(ProcessHandle::isAlive).orElse(false));
-        return p.pid();
-    }
 
     @Test
     void stagingLeftByAKilledRunIsRemovedAndALiveRunsIsKept() throws IOException {

@@ -2,13 +2,13 @@ package io.mergestream.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.mergestream.TestFiles;
 import io.mergestream.recipe.Recipe;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,12 +19,7 @@ class InputPathsTest {
     Path dir;
 
     private Path copy(String model) throws IOException {
-        Path from = Path.of(System.getProperty("basedir", ".")).toAbsolutePath().resolve("testdata/tiny-llama/" + model);
-        Path to = Files.createDirectories(dir.resolve(model));
-        try (Stream<Path> s = Files.list(from)) {
-            for (Path p : s.toList()) Files.copy(p, to.resolve(p.getFileName()));
-        }
-        return to;
+        return TestFiles.copyModel("testdata/tiny-llama/" + model, dir.resolve(model));
     }
 
     @Test
