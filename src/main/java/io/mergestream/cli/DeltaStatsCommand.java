@@ -43,8 +43,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON for programs.")
     boolean json;
 
-    @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts (never onto a file it reads, nor over"
-                    + " an existing file that is not an earlier report).")
+    @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts "
+            + "(never onto a file it reads, nor over an existing file that is not an earlier report).")
     Path html;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")

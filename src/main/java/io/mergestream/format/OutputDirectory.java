@@ -82,7 +82,10 @@ public final class OutputDirectory implements AutoCloseable {
      * Checks the target, locks it, removes what killed runs left beside it and creates the staging directory.
      * {@code inputs} are every file and directory the run reads (models, tokenizer and config sources, the
      * recipe): the output must not be, hold or lie inside any of them. Every refusal is one line, given before
-     * anything is written; nothing is created or changed by a refused call except the output's parent directories.
+     * anything is written. Refusals of the path itself come before anything is created; those of an existing
+     * directory's content come after the output's parent directories exist, the lock is taken and what killed
+     * runs left beside it is removed (those are mergestream's own, and the check must see the directory as it is
+     * under the lock).
      */
     public static OutputDirectory prepare(Path target, boolean force, List<Path> inputs) {
         Path abs = target.toAbsolutePath().normalize();
@@ -174,7 +177,8 @@ public final class OutputDirectory implements AutoCloseable {
             throw new UncheckedIOException("cannot move the finished output into " + shown + ": " + e.getMessage(), e);
         } finally {
             removeHook();
-            release();
+            // after a failure the lock is kept until close() has removed the staging directory
+            if (committed) release();
         }
     }
 

@@ -2,7 +2,6 @@ package io.mergestream.plan;
 
 import io.mergestream.method.MergeMethod;
 import io.mergestream.recipe.Recipe;
-import io.mergestream.recipe.TokenizerSettings;
 import io.mergestream.tensor.DType;
 import io.mergestream.tokenizer.VocabularyPlan;
 import java.nio.file.Path;
@@ -48,8 +47,8 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
     /**
      * Every file and directory this run reads, to keep the output away from all of them (an output that is,
      * holds or lies inside one is refused): the base and merged models (as given and their directories, for a
-     * model given as a file), the config and tokenizer sources ({@code tokenizer_source}, the vocabulary's
-     * tokenizer files), the models named under {@code tokenizer.tokens}, and the recipe file itself.
+     * model given as a file), the config and tokenizer sources ({@code tokenizer_source} or the tokenizer block's
+     * source: {@link #tokenizerSource}), the models named under {@code tokenizer.tokens}, and the recipe file.
      */
     public List<Path> inputPaths() {
         Set<Path> paths = new LinkedHashSet<>();
@@ -61,9 +60,6 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
             recipe.tokenizer().ifPresent(t -> t.tokens().values().forEach(s -> {
                 if (s.model() != null) paths.add(recipe.resolveModelPath(s.model()));
             }));
-            recipe.vocabularyMerge().map(TokenizerSettings::source)
-                    .filter(s -> !s.equals("base") && !s.equals("union"))
-                    .ifPresent(s -> paths.add(recipe.resolveModelPath(s)));
             if (recipe.path() != null) paths.add(recipe.path());
         }
         return List.copyOf(paths);
