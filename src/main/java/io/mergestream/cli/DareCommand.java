@@ -65,7 +65,8 @@ final class DareCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
     Path out;
 
-    @Option(names = "--force", description = "Replace a non-empty output directory.")
+    @Option(names = "--force", description = "Replace an earlier mergestream output in OUT: only the files its "
+            + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
     boolean force;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")

@@ -13,11 +13,13 @@ import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelLocator;
 import java.io.IOException;
+import io.mergestream.format.OutputFile;
+import io.mergestream.format.safetensors.SafetensorsFile;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -43,7 +45,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON for programs.")
     boolean json;
 
-    @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts.")
+    @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts "
+            + "(never onto a file it reads, nor over an existing file that is not an earlier report).")
     Path html;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
@@ -62,9 +65,12 @@ final class DeltaStatsCommand implements Callable<Integer> {
         int block = DeltaStats.DEFAULT_BLOCK;
         long t0 = System.nanoTime();
         DeltaStats.Report r;
+        OutputFile report;
         try (Checkpoint b = open(base, "--base"); Checkpoint m = open(model, "--model");
              ChunkRunner runner = new ChunkRunner(threads, block);
              Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
+            // checked before the pass, so a report path onto an input is refused before any work (issue 9)
+            report = html == null ? null : OutputFile.check(html, "--html", readFiles(b, m), DeltaStatsCommand::isReport);
             r = DeltaStats.compute(b, m, runner, block, progress);
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -74,17 +80,27 @@ final class DeltaStatsCommand implements Callable<Integer> {
             printText(out, r);
         }
         out.flush();
-        if (html != null) {
-            try {
-                Files.writeString(html, DeltaReport.html(r), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + html + ": " + e.getMessage(), e);
-            }
-        }
+        if (report != null) report.write(DeltaReport.html(r));
         System.err.printf(Locale.ROOT, "mergestream: compared %d tensors (%s elements) in %.2f s: %s%n",
                 r.tensors().size(), Bytes.count(r.overall().elements()), (System.nanoTime() - t0) / 1e9,
                 r.verdict().kind().name().toLowerCase(Locale.ROOT).replace('_', '-'));
         return 0;
+    }
+
+    /** Every file this command reads: each model as given, its shards and its index. */
+    private static List<Path> readFiles(Checkpoint... models) {
+        List<Path> files = new ArrayList<>();
+        for (Checkpoint c : models) {
+            files.add(c.location());
+            files.add(c.directory().resolve(Checkpoint.INDEX_FILE));
+            for (SafetensorsFile f : c.shards()) files.add(f.path());
+        }
+        return files;
+    }
+
+    /** An earlier report of this command (DeltaReport's first line and title), which --html may replace. */
+    static boolean isReport(String head) {
+        return head.startsWith("<!DOCTYPE html>") && head.contains("<title>delta-stats: ");
     }
 
     /** A model named on the command line: a local path, else a Hugging Face id in the local cache. */

@@ -44,7 +44,8 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Validate and print the plan; write nothing.")
     boolean dryRun;
 
-    @Option(names = "--force", description = "Replace a non-empty output directory.")
+    @Option(names = "--force", description = "Replace an earlier mergestream output in OUT: only the files its "
+            + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
     boolean force;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")

@@ -85,7 +85,8 @@ final class TestdataCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Generator threads (default: available processors).")
     Integer threads;
 
-    @Option(names = "--force", description = "Replace OUT if it exists and is not empty.")
+    @Option(names = "--force", description = "Replace an earlier family mergestream wrote in OUT (only the files "
+            + "its .mergestream-output.json lists). Any other non-empty OUT is refused.")
     boolean force;
 
     @Spec

@@ -5,9 +5,9 @@ import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
 import io.mergestream.tokenizer.VocabularyPlan;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.Set;
@@ -44,12 +44,30 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
         return jobs.stream().filter(j -> j.kind() == TensorJob.Kind.MERGE).count();
     }
 
-    /** The model directories read, to keep the output away from them. */
+    /**
+     * Every file and directory this run reads, to keep the output away from all of them (an output that is,
+     * holds or lies inside one is refused): the base and merged models (as given and their directories, for a
+     * model given as a file), the config and tokenizer sources ({@code tokenizer_source} or the tokenizer block's
+     * source: {@link #tokenizerSource}), the models named under {@code tokenizer.tokens}, and the recipe file.
+     */
     public List<Path> inputPaths() {
-        List<Path> paths = new ArrayList<>();
-        if (base != null) paths.add(base.checkpoint().location());
-        for (ModelInput m : fineTunes) paths.add(m.checkpoint().location());
-        return paths;
+        Set<Path> paths = new LinkedHashSet<>();
+        if (base != null) addModel(paths, base.checkpoint());
+        for (ModelInput m : fineTunes) addModel(paths, m.checkpoint());
+        if (configSource != null) paths.add(configSource);
+        if (tokenizerSource != null) paths.add(tokenizerSource);
+        if (recipe != null) {
+            recipe.tokenizer().ifPresent(t -> t.tokens().values().forEach(s -> {
+                if (s.model() != null) paths.add(recipe.resolveModelPath(s.model()));
+            }));
+            if (recipe.path() != null) paths.add(recipe.path());
+        }
+        return List.copyOf(paths);
+    }
+
+    private static void addModel(Set<Path> paths, Checkpoint c) {
+        paths.add(c.location());
+        paths.add(c.directory());
     }
 
     /** Closes every opened checkpoint once (a model may appear as the base and among the merged models). */

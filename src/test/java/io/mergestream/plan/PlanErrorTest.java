@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import io.mergestream.format.HubCache;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -142,15 +143,28 @@ class PlanErrorTest {
     }
 
     @Test
-    void nonEmptyOutputNeedsForce() throws IOException {
+    void aNonEmptyOutputIsNeverWipedAndForceReplacesOnlyAnEarlierOutput() throws IOException {
         Path recipe = dir.resolve("r.yml");
         Files.writeString(recipe, DARE.replace("BASE", base.toString()).replace("FT", ft.toString()));
         Path out = Files.createDirectories(dir.resolve("taken"));
         Files.writeString(out.resolve("keep.txt"), "mine");
         assertEquals(2, Main.run("merge", recipe.toString(), "-o", out.toString(), "-q"));
-        assertEquals("mine", Files.readString(out.resolve("keep.txt")));
-        assertEquals(0, Main.run("merge", recipe.toString(), "-o", out.toString(), "-q", "--force"));
-        assertFalse(Files.exists(out.resolve("keep.txt")));
+        assertEquals(2, Main.run("merge", recipe.toString(), "-o", out.toString(), "-q", "--force"),
+                "not a mergestream output: --force does not apply");
+        assertEquals(List.of("keep.txt"), names(out));
+        Path earlier = dir.resolve("earlier");
+        assertEquals(0, Main.run("merge", recipe.toString(), "-o", earlier.toString(), "-q"));
+        Files.writeString(earlier.resolve("keep.txt"), "mine");
+        assertEquals(2, Main.run("merge", recipe.toString(), "-o", earlier.toString(), "-q"));
+        assertEquals(0, Main.run("merge", recipe.toString(), "-o", earlier.toString(), "-q", "--force"));
+        assertEquals("mine", Files.readString(earlier.resolve("keep.txt")), "the user's file beside the output stays");
+        assertTrue(Files.exists(earlier.resolve("model.safetensors")));
+    }
+
+    private static List<String> names(Path d) throws IOException {
+        try (var s = Files.list(d)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     @Test

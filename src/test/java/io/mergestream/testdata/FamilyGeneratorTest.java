@@ -249,7 +249,7 @@ class FamilyGeneratorTest {
             assertEquals(List.of("fam"), s.map(p -> p.getFileName().toString()).toList());
         }
         try (Stream<Path> s = Files.list(out)) {
-            assertEquals(List.of("base", "family.json", "ft1", "ft2"), s.map(p -> p.getFileName().toString()).sorted().toList());
+            assertEquals(List.of(".mergestream-output.json", "base", "family.json", "ft1", "ft2"), s.map(p -> p.getFileName().toString()).sorted().toList());
         }
     }
 
