@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
-import io.mergestream.format.safetensors.SafetensorsFile;
+import io.mergestream.format.TensorFile;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import java.io.PrintWriter;
@@ -25,7 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
         description = "Shows a checkpoint's shards, tensors, parameters and bytes per dtype (reads headers only).")
 final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory or .safetensors file.")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory, .safetensors file or PyTorch .bin file.")
     Path model;
 
     @Option(names = "--tensors", description = "Also list every tensor: name, dtype, shape, shard.")
@@ -72,7 +72,7 @@ final class InspectCommand implements Callable<Integer> {
     private void printText(PrintWriter out, Checkpoint ckpt, Summary s) {
         out.printf(Locale.ROOT, "model       %s%n", ckpt.location());
         out.printf(Locale.ROOT, "shards      %d%n", ckpt.shards().size());
-        for (SafetensorsFile f : ckpt.shards()) {
+        for (TensorFile f : ckpt.shards()) {
             out.printf(Locale.ROOT, "  %-40s %5d tensors  %s%n", f.path().getFileName(), f.tensors().size(), Bytes.human(f.fileSize()));
         }
         out.printf(Locale.ROOT, "tensors     %d%n", ckpt.tensorCount());
@@ -95,7 +95,7 @@ final class InspectCommand implements Callable<Integer> {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("model", ckpt.location().toString());
         ArrayNode shards = root.putArray("shards");
-        for (SafetensorsFile f : ckpt.shards()) {
+        for (TensorFile f : ckpt.shards()) {
             shards.addObject().put("file", f.path().getFileName().toString())
                     .put("tensors", f.tensors().size()).put("bytes", f.fileSize());
         }
