@@ -320,6 +320,16 @@ public final class TorchZipFile implements TensorFile {
         return new Layout(t.shape(), x.strides().clone(), x.offsetInStorage() / t.dtype().byteSize(), t.dtype(), x.rowMajor());
     }
 
+    /**
+     * The whole storage the tensor views, row-major or not: with {@link #layout}, what a strided copy reads
+     * (element {@code i,j,...} is at {@code storageOffset + i·strides[0] + j·strides[1] + ...}).
+     */
+    public MemorySegment storage(TensorInfo t) {
+        Tensor x = tensor(t);
+        if (x.entry().stored()) return mapping.asSlice(x.entry().dataOffset(), x.entry().size());
+        return inflated(x);
+    }
+
     @Override
     public void checkReadable(TensorInfo t) {
         Tensor x = tensor(t);
