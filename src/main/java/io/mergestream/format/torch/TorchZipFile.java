@@ -122,12 +122,15 @@ public final class TorchZipFile implements TensorFile {
     }
 
     private static FormatException notAZip(Path path, MemorySegment mapping) {
-        int n = (int) Math.min(mapping.byteSize(), LEGACY_MAGIC.length);
+        int n = (int) Math.min(mapping.byteSize(), LEGACY_MAGIC.length); // 7 bytes: enough for "PK\3\4" too
         byte[] head = mapping.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
         if (isLegacyPickle(head, n)) {
             return new FormatException(path, "is a legacy PyTorch checkpoint (torch.save before 1.6, or "
                     + "_use_new_zipfile_serialization=False), which mergestream does not read; re-save it in the zip "
                     + "format with torch.save(torch.load(f, weights_only=True), f) or convert it to safetensors");
+        }
+        if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+            return new FormatException(path, "starts as a zip but has no zip end record (truncated or damaged file?)");
         }
         return new FormatException(path, "is neither a torch.save zip checkpoint nor a legacy torch pickle (no zip "
                 + "end record); mergestream reads safetensors and torch zip .bin files: convert it to safetensors");
