@@ -7,10 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.FormatException;
+import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.tensor.DType;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -20,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -179,6 +183,60 @@ class TorchBinFixturesTest {
         assertFalse(msg.contains("\n"), msg);
         assertTrue(msg.startsWith(file.toString()), msg);
         assertTrue(msg.contains("legacy") && msg.contains("torch.save(torch.load(f, weights_only=True), f)"), msg);
+    }
+
+    /** The index rules of safetensors hold for pytorch_model.bin.index.json too. */
+    @Test
+    void binIndexMustAgreeWithItsShards(@TempDir Path tmp) throws IOException {
+        Path src = FIXTURES.resolve("ft2-sharded");
+        String s1 = "pytorch_model-00001-of-00002.bin";
+        String s2 = "pytorch_model-00002-of-00002.bin";
+        String v = "model.layers.0.self_attn.v_proj.weight"; // in shard 2
+        ObjectNode index = (ObjectNode) Json.read(src.resolve(Checkpoint.BIN_INDEX_FILE));
+        ObjectNode map = (ObjectNode) index.get("weight_map");
+
+        Path wrong = copy(src, tmp.resolve("wrong-shard"), s1, s2);
+        Json.writePretty(wrong.resolve(Checkpoint.BIN_INDEX_FILE), withEntry(index, map, v, s1));
+        assertIndexRefused(wrong, "tensor '" + v + "'", "maps it to " + s1, "does not hold it");
+
+        Path missingShard = copy(src, tmp.resolve("missing-shard"), s1);
+        Json.writePretty(missingShard.resolve(Checkpoint.BIN_INDEX_FILE), index);
+        assertIndexRefused(missingShard, "shard " + s2, "does not exist");
+
+        Path unlisted = copy(src, tmp.resolve("unlisted"), s1, s2);
+        ObjectNode less = index.deepCopy();
+        ((ObjectNode) less.get("weight_map")).remove(v);
+        Json.writePretty(unlisted.resolve(Checkpoint.BIN_INDEX_FILE), less);
+        assertIndexRefused(unlisted, "tensor '" + v + "'", "missing from the index's weight_map");
+
+        // the same tensors in both shards: shard 1 copied over shard 2's name
+        Path twice = tmp.resolve("twice");
+        Files.createDirectories(twice);
+        Files.copy(src.resolve(s1), twice.resolve(s1));
+        Files.copy(src.resolve(s1), twice.resolve(s2));
+        Json.writePretty(twice.resolve(Checkpoint.BIN_INDEX_FILE), withEntry(index, map, v, s2));
+        FormatException e = assertThrows(FormatException.class, () -> Checkpoint.open(twice).close());
+        assertTrue(e.getMessage().contains("also stored in " + s1), e.getMessage());
+    }
+
+    private static ObjectNode withEntry(ObjectNode index, ObjectNode map, String tensor, String shard) {
+        ObjectNode copy = index.deepCopy();
+        ((ObjectNode) copy.get("weight_map")).put(tensor, shard);
+        return copy;
+    }
+
+    private static Path copy(Path from, Path to, String... files) throws IOException {
+        Files.createDirectories(to);
+        for (String f : files) Files.copy(from.resolve(f), to.resolve(f));
+        return to;
+    }
+
+    private static void assertIndexRefused(Path dir, String... words) {
+        FormatException e = assertThrows(FormatException.class, () -> Checkpoint.open(dir).close());
+        String msg = e.getMessage();
+        assertFalse(msg.contains("\n"), msg);
+        assertTrue(msg.contains(dir.toString()), msg);
+        for (String w : words) assertTrue(msg.contains(w), "lacks '" + w + "': " + msg);
     }
 
     @Test
