@@ -360,8 +360,10 @@ public final class TorchZipFile implements TensorFile {
     @Override
     public void doneReading(TensorInfo t, boolean evict) {
         Tensor x = tensor(t);
+        if (!x.rowMajor()) return; // never served, so never read
         if (x.entry().stored()) {
-            TensorFile.super.doneReading(t, evict);
+            MappedPages.release(mapping.asSlice(t.begin(), t.byteSize()));
+            if (evict) MappedPages.evict(path, t.begin(), t.byteSize());
             return;
         }
         // never MADV_DONTNEED anonymous memory (that zeroes it): free the inflated storage once all is read

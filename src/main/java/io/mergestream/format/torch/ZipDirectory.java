@@ -108,7 +108,7 @@ final class ZipDirectory {
         if (entryCount > cdSize / CENTRAL_SIZE) {
             throw bad("claims " + entryCount + " entries in a " + cdSize + "-byte central directory");
         }
-        List<Entry> entries = new ArrayList<>((int) entryCount);
+        List<Entry> entries = new ArrayList<>(); // not presized: a hostile count would allocate before any check
         Set<String> names = new HashSet<>();
         long p = cdOffset;
         long cdEnd = cdOffset + cdSize;

@@ -356,6 +356,9 @@ class TorchZipFormatTest {
         refused(zip("list.bin", new PickleBuilder().proto2().op(']').stop().bytes(), Map.of()), "not a state dict");
         refused(zip("short.bin", new PickleBuilder().proto2().op('X').raw((byte) 100, (byte) 0, (byte) 0, (byte) 0)
                 .stop().bytes(), Map.of()), "runs past the end");
+        PickleBuilder deep = new PickleBuilder().proto2();
+        for (int i = 0; i <= RestrictedUnpickler.MAX_STACK; i++) deep.emptyTuple();
+        refused(zip("deep.bin", deep.stop().bytes(), Map.of()), "stack grows past 1048576 entries");
         byte[] nested = stateDict().str("state_dict").emptyDict().op('u').stop().bytes();
         refused(zip("nested.bin", nested, Map.of()), "tensor 'state_dict'", "not a flat state dict");
     }
