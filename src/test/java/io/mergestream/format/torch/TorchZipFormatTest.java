@@ -434,6 +434,23 @@ class TorchZipFormatTest {
         b.putInt(first + 20, size + 200).putInt(first + 24, size + 200);
         Files.write(overlap, patched);
         refused(overlap, "overlaps the entry 'archive/data.pkl'");
+        // flag bit 0 in the central directory: encrypted
+        byte[] encrypted = all.clone();
+        encrypted[first + 8] |= 1;
+        refused(write("encrypted.bin", encrypted), "zip entry 'archive/data.pkl' is encrypted");
+        // the local header of data.pkl (the first record) spells another name than the central directory
+        byte[] renamed = all.clone();
+        renamed[30 + "archive/".length()] = 'D';
+        refused(write("renamed.bin", renamed), "local header names another entry");
+        // the zip64 locator points into the middle of nowhere
+        byte[] lost = all.clone();
+        int locator = lastIndexOf(lost, new byte[] {'P', 'K', 6, 7});
+        ByteBuffer.wrap(lost).order(ByteOrder.LITTLE_ENDIAN).putLong(locator + 8, 3);
+        refused(write("lost.bin", lost), "locator points to 3");
+    }
+
+    private Path write(String name, byte[] bytes) throws IOException {
+        return Files.write(tmp.resolve(name), bytes);
     }
 
     @Test
