@@ -42,10 +42,10 @@ import java.util.zip.Inflater;
  * top-level folder, the archive name (the file's stem, or {@code archive}); {@code ARCHIVE/data.pkl} is the
  * pickled state dict, in which every storage is a persistent id {@code ('storage', torch.XStorage, key,
  * location, numel)} whose bytes are the record {@code ARCHIVE/data/KEY}; {@code ARCHIVE/byteorder}
- * ({@code little} or {@code big}, since PyTorch 2.0) and {@code ARCHIVE/version} sit beside them. Records are
- * written stored, uncompressed, and the writer pads each local header's extra field (id {@code "FB"}) so that
- * the data start at a multiple of 64 bytes ({@code kFieldAlignment}, {@code getPadding}): the tensor bytes lie
- * in the file as they are, ready to be mapped.
+ * ({@code little} or {@code big}; newer PyTorch versions write it, 1.13 does not) and {@code ARCHIVE/version} sit
+ * beside them. Records are written stored, uncompressed, and the writer pads each local header's extra field
+ * (id {@code "FB"}) so that the data start at a multiple of 64 bytes ({@code kFieldAlignment},
+ * {@code getPadding}): the tensor bytes lie in the file as they are, ready to be mapped.
  *
  * <p>So a tensor is a slice of the file's mapping at its storage entry's data offset plus
  * {@code storage_offset} elements: no copy, no heap. Tensors may share a storage (tied embeddings, q/k/v views
