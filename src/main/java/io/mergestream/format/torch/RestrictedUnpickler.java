@@ -231,7 +231,8 @@ final class RestrictedUnpickler {
         Global g = ALLOWED.get(module + "." + name);
         if (g == null) {
             throw new FormatException(file, record + " names the global '" + module + "." + name + "' (byte " + at
-                    + "), which is not a tensor, storage or state-dict type; refused before anything ran "
+                    + "), which is not on the allow-list of state-dict types (OrderedDict, tensors, storages of the "
+                    + "dtypes mergestream reads); refused before anything ran "
                     + "(mergestream never executes code from a checkpoint)");
         }
         return g;
