@@ -25,7 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
         description = "Shows a checkpoint's shards, tensors, parameters and bytes per dtype (reads headers only).")
 final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory, .safetensors file or PyTorch .bin file.")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "Model directory or .safetensors file.")
     Path model;
 
     @Option(names = "--tensors", description = "Also list every tensor: name, dtype, shape, shard.")
