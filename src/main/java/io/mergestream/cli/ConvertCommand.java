@@ -18,7 +18,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code mergestream convert MODEL -o OUT}: any model mergestream reads, written as sharded safetensors. */
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Writes MODEL (safetensors, or PyTorch .bin read without unpickling) as sharded safetensors "
+        description = {"Writes MODEL (safetensors, or a PyTorch .bin read without Python's unpickler) as sharded safetensors "
                 + "with index, config and tokenizer files: every tensor copied byte for byte, streamed, atomic output."})
 final class ConvertCommand implements Callable<Integer> {
 
