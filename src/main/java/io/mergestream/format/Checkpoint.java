@@ -61,12 +61,16 @@ public final class Checkpoint implements AutoCloseable {
         return openBin(location);
     }
 
-    /** No safetensors: PyTorch's .bin layout, sharded with an index or single (as transformers looks for them). */
+    /**
+     * No safetensors: PyTorch's .bin layout, single or sharded with an index, in transformers' order
+     * (modeling_utils: WEIGHTS_NAME, then WEIGHTS_INDEX_NAME). Files.exists, not isRegularFile: a FIFO so named
+     * is refused by name when opened, not skipped.
+     */
     private static Checkpoint openBin(Path dir) {
-        Path index = dir.resolve(BIN_INDEX_FILE);
-        if (Files.isRegularFile(index)) return fromIndex(dir, index);
         Path single = dir.resolve(BIN_FILE);
-        if (Files.isRegularFile(single)) return fromShards(dir, List.of(single), null);
+        if (Files.exists(single)) return fromShards(dir, List.of(single), null);
+        Path index = dir.resolve(BIN_INDEX_FILE);
+        if (Files.exists(index)) return fromIndex(dir, index);
         try (Stream<Path> s = Files.list(dir)) {
             if (s.anyMatch(p -> p.getFileName().toString().endsWith(".gguf"))) {
                 throw new FormatException(dir, "holds only GGUF files (llama.cpp's format), which mergestream does not "

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -65,6 +66,9 @@ public interface TensorFile extends AutoCloseable {
      * read as safetensors.
      */
     static TensorFile open(Path path) {
+        if (!Files.exists(path)) throw new FormatException(path, "file not found");
+        // before any open: a FIFO would block it, a device has no size to map
+        if (!Files.isRegularFile(path)) throw new FormatException(path, "is not a regular file");
         byte[] head = new byte[9];
         int n;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {

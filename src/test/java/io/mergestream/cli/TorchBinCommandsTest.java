@@ -173,6 +173,19 @@ class TorchBinCommandsTest {
         assertTrue(d.err().contains("GGUF"), d.err());
     }
 
+    /** A FIFO named like a .bin would block an open forever: it is refused by what it is, before any open. */
+    @Test
+    void aFifoIsRefusedWithoutOpeningIt() throws Exception {
+        Path dir = tmp.resolve("fifo");
+        Files.createDirectories(dir);
+        Path fifo = dir.resolve("pytorch_model.bin");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertEquals(0, mkfifo.waitFor(), "mkfifo");
+        Run r = run("inspect", dir.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(fifo.toString()) && r.err().contains("not a regular file"), r.err());
+    }
+
     static List<String> names(Checkpoint c) {
         return c.tensors().stream().map(StoredTensor::name).toList();
     }
