@@ -62,8 +62,8 @@ public interface TensorFile extends AutoCloseable {
     /**
      * Opens {@code path} by what its first bytes say, whatever its name: a zip (torch.save since 1.6) or a
      * legacy torch pickle goes to the torch reader; a GGUF file is refused by name; any other {@code .bin},
-     * {@code .pt} or {@code .pth} file also goes to the torch reader (which says what it is not); the rest is
-     * read as safetensors.
+     * {@code .pt} or {@code .pth} file also goes to the torch reader (which says what it is not), unless its
+     * bytes are a safetensors header; the rest is read as safetensors.
      */
     static TensorFile open(Path path) {
         if (!Files.exists(path)) throw new FormatException(path, "file not found");
@@ -90,9 +90,10 @@ public interface TensorFile extends AutoCloseable {
         boolean torchName = name.endsWith(".bin") || name.endsWith(".pt") || name.endsWith(".pth");
         // A zip starts with a local header "PK\3\4"; a safetensors file whose u64 header length happened to
         // spell those bytes would still have its JSON '{' at byte 8, where a zip has its compression method.
-        boolean zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4
-                && !(n == 9 && head[8] == '{');
-        if (zip || torchName || TorchZipFile.isLegacyPickle(head, n)) {
+        boolean json = n == 9 && head[8] == '{';
+        boolean zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && !json;
+        // a safetensors file named .bin (it happens) is read as what it is
+        if (zip || (torchName && !json) || TorchZipFile.isLegacyPickle(head, n)) {
             return TorchZipFile.open(path);
         }
         return SafetensorsFile.open(path);

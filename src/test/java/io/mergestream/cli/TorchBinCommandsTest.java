@@ -173,6 +173,16 @@ class TorchBinCommandsTest {
         assertTrue(d.err().contains("GGUF"), d.err());
     }
 
+    @Test
+    void aSafetensorsFileNamedBinIsReadAsSafetensors() throws IOException {
+        Path bin = tmp.resolve("pytorch_model.bin");
+        Files.copy(TINY.resolve("ft1").resolve("model.safetensors"), bin);
+        try (Checkpoint c = Checkpoint.open(bin); Checkpoint orig = Checkpoint.open(TINY.resolve("ft1"))) {
+            assertTrue(c.shards().getFirst() instanceof SafetensorsFile);
+            for (StoredTensor e : orig.tensors()) assertEquals(-1, e.data().mismatch(c.tensor(e.name()).data()));
+        }
+    }
+
     /** A FIFO named like a .bin would block an open forever: it is refused by what it is, before any open. */
     @Test
     void aFifoIsRefusedWithoutOpeningIt() throws Exception {
