@@ -6,7 +6,7 @@ import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelLocator;
 import io.mergestream.format.StoredTensor;
-import io.mergestream.format.safetensors.SafetensorsFile;
+import io.mergestream.format.TensorFile;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import java.io.PrintWriter;
@@ -73,7 +73,7 @@ final class InspectCommand implements Callable<Integer> {
     private void printText(PrintWriter out, Checkpoint ckpt, Summary s) {
         out.printf(Locale.ROOT, "model       %s%n", ckpt.location());
         out.printf(Locale.ROOT, "shards      %d%n", ckpt.shards().size());
-        for (SafetensorsFile f : ckpt.shards()) {
+        for (TensorFile f : ckpt.shards()) {
             out.printf(Locale.ROOT, "  %-40s %5d tensors  %s%n", f.path().getFileName(), f.tensors().size(), Bytes.human(f.fileSize()));
         }
         out.printf(Locale.ROOT, "tensors     %d%n", ckpt.tensorCount());
@@ -96,7 +96,7 @@ final class InspectCommand implements Callable<Integer> {
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("model", ckpt.location().toString());
         ArrayNode shards = root.putArray("shards");
-        for (SafetensorsFile f : ckpt.shards()) {
+        for (TensorFile f : ckpt.shards()) {
             shards.addObject().put("file", f.path().getFileName().toString())
                     .put("tensors", f.tensors().size()).put("bytes", f.fileSize());
         }

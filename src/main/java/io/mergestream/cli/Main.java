@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The {@code mergestream} command line: thin picocli commands over the library. */
 @Command(name = "mergestream", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Merges large language model checkpoints as a stream (DARE, TIES, task arithmetic).",
-        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, DeltaStatsCommand.class, DiffCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, DeltaStatsCommand.class, DiffCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     /** Exit code for bad input: a malformed file, a bad recipe, a bad option. */

@@ -2,7 +2,6 @@ package io.mergestream.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mergestream.format.safetensors.SafetensorsFile;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,18 +19,23 @@ import java.util.stream.Stream;
 /**
  * A model checkpoint in the Hugging Face layout, opened read-only: a directory with
  * {@code model.safetensors}, or shards listed by {@code model.safetensors.index.json}, or shards without an
- * index; or a single {@code .safetensors} file. Each shard is mapped once.
+ * index; or a single {@code .safetensors} file. A directory without safetensors may hold PyTorch's
+ * {@code pytorch_model.bin} or shards listed by {@code pytorch_model.bin.index.json} (torch.save's zip, read
+ * by {@link io.mergestream.format.torch.TorchZipFile}); with both, the safetensors are used, as transformers
+ * does. Each shard is mapped once.
  */
 public final class Checkpoint implements AutoCloseable {
 
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
+    public static final String BIN_FILE = "pytorch_model.bin";
+    public static final String BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 
     private final Path location;
-    private final List<SafetensorsFile> shards;
+    private final List<TensorFile> shards;
     private final Map<String, StoredTensor> tensors;
 
-    private Checkpoint(Path location, List<SafetensorsFile> shards, Map<String, StoredTensor> tensors) {
+    private Checkpoint(Path location, List<TensorFile> shards, Map<String, StoredTensor> tensors) {
         this.location = location;
         this.shards = shards;
         this.tensors = tensors;
@@ -53,14 +57,29 @@ public final class Checkpoint implements AutoCloseable {
             return fromShards(location, List.of(single), null);
         }
         List<Path> found = listSafetensors(location);
-        if (found.isEmpty()) {
-            boolean pickle = Files.exists(location.resolve("pytorch_model.bin"))
-                    || Files.exists(location.resolve("pytorch_model.bin.index.json"));
-            throw new FormatException(location, pickle
-                    ? "holds only pytorch_model.bin (pickle); mergestream never loads pickle files, convert it to safetensors first"
-                    : "holds no .safetensors file");
+        if (!found.isEmpty()) return fromShards(location, found, null);
+        return openBin(location);
+    }
+
+    /**
+     * No safetensors: PyTorch's .bin layout, single or sharded with an index, in transformers' order
+     * (modeling_utils: WEIGHTS_NAME, then WEIGHTS_INDEX_NAME). Files.exists, not isRegularFile: a FIFO so named
+     * is refused by name when opened, not skipped.
+     */
+    private static Checkpoint openBin(Path dir) {
+        Path single = dir.resolve(BIN_FILE);
+        if (Files.exists(single)) return fromShards(dir, List.of(single), null);
+        Path index = dir.resolve(BIN_INDEX_FILE);
+        if (Files.exists(index)) return fromIndex(dir, index);
+        try (Stream<Path> s = Files.list(dir)) {
+            if (s.anyMatch(p -> p.getFileName().toString().endsWith(".gguf"))) {
+                throw new FormatException(dir, "holds only GGUF files (llama.cpp's format), which mergestream does not "
+                        + "read; merge the model's safetensors or PyTorch .bin checkpoint instead");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        return fromShards(location, found, null);
+        throw new FormatException(dir, "holds no .safetensors file and no " + BIN_FILE);
     }
 
     private static Checkpoint fromIndex(Path dir, Path index) {
@@ -100,11 +119,11 @@ public final class Checkpoint implements AutoCloseable {
     private record IndexCheck(Path index, Map<String, String> weightMap) {}
 
     private static Checkpoint fromShards(Path location, List<Path> paths, IndexCheck check) {
-        List<SafetensorsFile> shards = new ArrayList<>();
+        List<TensorFile> shards = new ArrayList<>();
         try {
             Map<String, StoredTensor> tensors = new LinkedHashMap<>();
             for (Path p : paths) {
-                SafetensorsFile f = SafetensorsFile.open(p);
+                TensorFile f = TensorFile.open(p);
                 shards.add(f);
                 for (TensorInfo t : f.tensors()) {
                     StoredTensor prev = tensors.put(t.name(), new StoredTensor(t, f));
@@ -130,7 +149,7 @@ public final class Checkpoint implements AutoCloseable {
             }
             return new Checkpoint(location, List.copyOf(shards), tensors);
         } catch (RuntimeException e) {
-            shards.forEach(SafetensorsFile::close);
+            shards.forEach(TensorFile::close);
             throw e;
         }
     }
@@ -154,7 +173,7 @@ public final class Checkpoint implements AutoCloseable {
         return Files.isDirectory(location) ? location : location.toAbsolutePath().getParent();
     }
 
-    public List<SafetensorsFile> shards() {
+    public List<TensorFile> shards() {
         return shards;
     }
 
@@ -177,6 +196,6 @@ public final class Checkpoint implements AutoCloseable {
 
     @Override
     public void close() {
-        shards.forEach(SafetensorsFile::close);
+        shards.forEach(TensorFile::close);
     }
 }

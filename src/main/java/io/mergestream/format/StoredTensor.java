@@ -1,11 +1,10 @@
 package io.mergestream.format;
 
-import io.mergestream.format.safetensors.SafetensorsFile;
 import io.mergestream.tensor.TensorInfo;
 import java.lang.foreign.MemorySegment;
 
-/** A tensor of a checkpoint: its descriptor and the shard that holds it. */
-public record StoredTensor(TensorInfo info, SafetensorsFile shard) {
+/** A tensor of a checkpoint: its descriptor and the file (safetensors or torch .bin) that holds it. */
+public record StoredTensor(TensorInfo info, TensorFile shard) {
 
     public String name() {
         return info.name();
@@ -16,11 +15,18 @@ public record StoredTensor(TensorInfo info, SafetensorsFile shard) {
      * page cache too (for inputs larger than memory).
      */
     public void doneReading(boolean evict) {
-        MappedPages.release(data());
-        if (evict) MappedPages.evict(shard.path(), shard.fileOffset(info), info.byteSize());
+        shard.doneReading(info, evict);
     }
 
-    /** The tensor's bytes: a slice of the shard's mapping, never a copy. */
+    /**
+     * Throws {@link FormatException} (naming file and tensor) if {@link #data} cannot serve this tensor, e.g. a
+     * non-contiguous view in a {@code .bin}; call it while planning, before any output exists.
+     */
+    public void checkReadable() {
+        shard.checkReadable(info);
+    }
+
+    /** The tensor's bytes: a slice of the shard's mapping, never a copy (an inflated zip entry excepted). */
     public MemorySegment data() {
         return shard.data(info);
     }

@@ -232,7 +232,7 @@ class FamilyGeneratorTest {
             long sum = c.tensors().stream().mapToLong(t -> t.info().byteSize()).sum();
             assertEquals(sum, index.get("metadata").get("total_size").asLong());
             assertEquals(c.tensorCount(), index.get("weight_map").size());
-            for (SafetensorsFile f : c.shards()) {
+            for (SafetensorsFile f : c.shards().stream().map(SafetensorsFile.class::cast).toList()) {
                 assertEquals(0, f.headerLength() % 8, f.path() + " header length " + f.headerLength());
                 assertTrue(f.path().getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors"));
             }

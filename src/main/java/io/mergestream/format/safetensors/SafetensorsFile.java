@@ -2,6 +2,7 @@ package io.mergestream.format.safetensors;
 
 import io.mergestream.format.FormatException;
 import io.mergestream.format.MappedPages;
+import io.mergestream.format.TensorFile;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -23,7 +24,7 @@ import java.util.Map;
  * tensor byte is copied onto the heap. The mapping lives in a shared arena of its own (so that any thread
  * may read it) that is closed once, when this file is closed.
  */
-public final class SafetensorsFile implements AutoCloseable {
+public final class SafetensorsFile implements TensorFile {
 
     private static final ValueLayout.OfLong U64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
