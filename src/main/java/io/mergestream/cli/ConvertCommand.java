@@ -44,7 +44,8 @@ final class ConvertCommand implements Callable<Integer> {
     public Integer call() {
         if (threads < 1) throw new MergestreamException("--threads must be at least 1");
         long maxShard = ShardSize.parse(shardSize);
-        try (MergePlan plan = ConvertPlanner.plan(model)) {
+        // a local path, else a Hugging Face id in the local cache, as every command that takes a model
+        try (MergePlan plan = ConvertPlanner.plan(io.mergestream.format.ModelLocator.locate(model.toString(), "MODEL"))) {
             MergeEngine.Options options = new MergeEngine.Options(threads, MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS,
                     Kernels.byName("auto"), maxShard, Progress.detect(quiet), System.err);
             String name = model.toAbsolutePath().normalize().getFileName().toString();

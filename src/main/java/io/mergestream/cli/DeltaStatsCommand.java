@@ -14,7 +14,7 @@ import io.mergestream.format.Json;
 import io.mergestream.format.ModelLocator;
 import java.io.IOException;
 import io.mergestream.format.OutputFile;
-import io.mergestream.format.safetensors.SafetensorsFile;
+import io.mergestream.format.TensorFile;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,7 +93,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
         for (Checkpoint c : models) {
             files.add(c.location());
             files.add(c.directory().resolve(Checkpoint.INDEX_FILE));
-            for (SafetensorsFile f : c.shards()) files.add(f.path());
+            files.add(c.directory().resolve(Checkpoint.BIN_INDEX_FILE));
+            for (TensorFile f : c.shards()) files.add(f.path());
         }
         return files;
     }

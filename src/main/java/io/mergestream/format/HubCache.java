@@ -245,11 +245,16 @@ public final class HubCache {
     /**
      * Checks that a snapshot holds its weights: every shard its {@code model.safetensors.index.json} names
      * (a link into {@code blobs/} whose blob is gone counts as missing), else {@code model.safetensors} or some
-     * {@code .safetensors} file. A snapshot with only pickle weights passes: {@link Checkpoint#open} says why it
-     * refuses those.
+     * {@code .safetensors} file, else every shard of {@code pytorch_model.bin.index.json} or some
+     * {@code pytorch_model*.bin} ({@link Checkpoint#open} reads those with the restricted unpickler).
      */
     public static void checkWeights(Id id, Path snapshot) {
         Path index = snapshot.resolve(Checkpoint.INDEX_FILE);
+        // transformers reads a .bin index only when there are no safetensors: so does Checkpoint
+        if (!Files.isRegularFile(index) && !Files.isRegularFile(snapshot.resolve(Checkpoint.SINGLE_FILE))
+                && !hasFile(snapshot, "*.safetensors")) {
+            index = snapshot.resolve(Checkpoint.BIN_INDEX_FILE);
+        }
         if (Files.isRegularFile(index)) {
             JsonNode map = Json.read(index).path("weight_map");
             TreeSet<String> missing = new TreeSet<>();
@@ -260,7 +265,7 @@ public final class HubCache {
                 String what = missing.size() == 1 ? "shard " + missing.first()
                         : missing.size() + " shards (" + missing.first() + ", ...)";
                 throw new MergestreamException("the Hugging Face cache snapshot " + snapshot + " lacks " + what
-                        + " that " + Checkpoint.INDEX_FILE + " names (an interrupted download?): download it with `"
+                        + " that " + index.getFileName() + " names (an interrupted download?): download it with `"
                         + id.downloadCommand() + "`");
             }
             return;

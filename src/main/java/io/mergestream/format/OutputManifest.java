@@ -36,9 +36,9 @@ import java.util.stream.Stream;
  * both with both sizes), so that after a crash in the middle a later {@code --force} can still remove every file
  * mergestream put there, and nothing else.
  */
-final class OutputManifest {
+public final class OutputManifest {
 
-    static final String FILE = ".mergestream-output.json";
+    public static final String FILE = ".mergestream-output.json";
     private static final String WRITER = "mergestream";
     private static final int FORMAT = 1;
 

@@ -59,11 +59,12 @@ class BinInputsMergeTest {
         }
     }
 
-    /** Everything but the model card and recipe copy, which name the input paths. */
+    /** Everything but the model card and recipe copy, which name the input paths, and the manifest, which lists their sizes. */
     static List<String> modelFiles(Path out) throws IOException {
         try (Stream<Path> s = Files.list(out)) {
             return s.map(p -> p.getFileName().toString())
-                    .filter(f -> !f.equals("README.md") && !f.equals(ModelCard.RECIPE_FILE)).sorted().toList();
+                    .filter(f -> !f.equals("README.md") && !f.equals(ModelCard.RECIPE_FILE)
+                            && !f.equals(io.mergestream.format.OutputManifest.FILE)).sorted().toList();
         }
     }
 
