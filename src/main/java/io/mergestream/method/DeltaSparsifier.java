@@ -32,7 +32,7 @@ interface DeltaSparsifier {
         };
     }
 
-    /** {@code rescale: l1}: kept values divided by q (dropped ones stay +0). */
+    /** {@code rescale: true / l1}, and breadcrumbs' {@code inverse}: kept values divided by q (dropped ones stay +0). */
     static DeltaSparsifier dividedBy(DeltaSparsifier inner, float q) {
         return (start, count, d, s) -> {
             inner.apply(start, count, d, s);
