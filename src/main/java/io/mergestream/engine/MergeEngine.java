@@ -55,7 +55,7 @@ public final class MergeEngine {
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
-                    plan.outputLayers());
+                    plan.outputLayers(), plan.vocabularyRows());
             if (plan.vocabulary() != null) plan.vocabulary().writeFiles(dir.staging());
             card.write(dir.staging(), plan);
             dir.commit();

@@ -44,6 +44,22 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
         return jobs.stream().filter(j -> j.kind() == TensorJob.Kind.MERGE).count();
     }
 
+    /**
+     * The output's vocabulary size for config.json's {@code vocab_size}: the rows of its input embedding (else of
+     * its output head), which may be fewer than the config source's when vocabularies were truncated to their
+     * common rows; empty when the output has no vocabulary tensor.
+     */
+    public OptionalInt vocabularyRows() {
+        TensorJob head = null;
+        for (TensorJob j : jobs) {
+            if (!Planner.isVocabulary(j.name()) || j.shape().length == 0) continue;
+            boolean output = j.name().contains("lm_head") || j.name().contains("embed_out");
+            if (!output) return OptionalInt.of(Math.toIntExact(j.shape()[0]));
+            if (head == null) head = j;
+        }
+        return head == null ? OptionalInt.empty() : OptionalInt.of(Math.toIntExact(head.shape()[0]));
+    }
+
     /** The model directories read, to keep the output away from them. */
     public List<Path> inputPaths() {
         List<Path> paths = new ArrayList<>();
