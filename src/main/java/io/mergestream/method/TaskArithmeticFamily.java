@@ -92,7 +92,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
         };
         if (p.rescale() != TensorParams.Rescale.L1) return s;
         // s keeps the raw delta (no inverse rescale): its kept values are divided by q instead.
-        float q = l1Divisor(in, j, runner, DeltaSparsifier.of(s, in.base(), in.models()[j]));
+        float q = l1Divisor(in, j, runner, s);
         if (Float.isNaN(q)) return s;
         return switch (s) {
             case Sparsifier.Random r -> new Sparsifier.Random(r.threshold(), r.k0(), r.k1(), q, true);
@@ -132,6 +132,46 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
             for (int o = 0; o < count; o++) {
                 total += Math.abs(d[o]);
                 k += Math.abs(kept[o]);
+            }
+            acc[0] += total;
+            acc[1] += k;
+        });
+        if (sums[0] < L1_EPS || sums[1] < L1_EPS) return Float.NaN;
+        return (float) (sums[1] / sums[0]);
+    }
+
+    /**
+     * The same divisor for a kernel sparsifier record (random, magnitude), with its keep test written out: this
+     * pass runs over every tensor of a default dare merge, so it reads the mapped tensors directly, allocates
+     * nothing per block and sums in the same order as the general pass above (so the divisor is the same).
+     */
+    static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
+        TensorView base = in.base();
+        double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
+            double total = 0, k = 0;
+            long end = start + count;
+            switch (s) {
+                case Sparsifier.Random r -> {
+                    int k0 = r.k0(), k1 = r.k1();
+                    long threshold = r.threshold();
+                    for (long i = start; i < end; i++) {
+                        double a = Math.abs(ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i));
+                        total += a;
+                        if (Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold) k += a;
+                    }
+                }
+                case Sparsifier.Magnitude m -> {
+                    int bits = m.thresholdBits();
+                    long tieCutoff = m.tieCutoff();
+                    for (long i = start; i < end; i++) {
+                        float d = ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i);
+                        int ab = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
+                        double a = Math.abs(d);
+                        total += a;
+                        if (ab > bits || (ab == bits && i < tieCutoff)) k += a;
+                    }
+                }
+                case Sparsifier.None none -> throw new IllegalArgumentException("nothing dropped, nothing to rescale");
             }
             acc[0] += total;
             acc[1] += k;
