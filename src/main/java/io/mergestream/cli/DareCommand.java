@@ -10,6 +10,7 @@ import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
+import io.mergestream.plan.TensorParams;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,7 +28,9 @@ import picocli.CommandLine.Option;
                 + "streamed like a merge (same engine, chunks, threads, atomic output, model card).",
                 "random: drops each delta element with probability P by the DARE keep-mask (docs/dare-mask.md, "
                         + "model ordinal 0); magnitude: keeps the floor(density*n) largest |delta| of each tensor "
-                        + "(ties to the lowest index). Kept deltas are divided by the density unless --no-rescale.",
+                        + "(ties to the lowest index). Kept deltas are divided by the density (--rescale inverse, "
+                        + "the paper's rule), scaled so each tensor keeps its delta's L1 norm (--rescale l1, "
+                        + "mergekit's rescale: true) or kept as they are (--rescale none).",
                 "Config and tokenizer files are copied from the fine-tune."})
 final class DareCommand implements Callable<Integer> {
 
@@ -47,7 +50,13 @@ final class DareCommand implements Callable<Integer> {
             description = "random (DARE, default) or magnitude (drop the smallest |delta| of each tensor).")
     String strategy;
 
-    @Option(names = "--no-rescale", description = "Keep kept deltas as they are (default: divide them by the density).")
+    @Option(names = "--rescale", paramLabel = "inverse|l1|none",
+            description = "What kept deltas become: inverse (default: divided by the density, as in the DARE paper), "
+                    + "l1 (scaled so each tensor's kept delta has the L1 norm of the whole delta, mergekit's "
+                    + "rescale: true) or none.")
+    String rescaleName;
+
+    @Option(names = "--no-rescale", description = "Same as --rescale none.")
     boolean noRescale;
 
     @Option(names = "--exclude", paramLabel = "REGEX",
@@ -101,18 +110,34 @@ final class DareCommand implements Callable<Integer> {
                         + ex.getDescription());
             }
         }
+        TensorParams.Rescale rescale = rescale();
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = Kernels.byName(kernelName);
         DarePlanner.Request request = new DarePlanner.Request(ModelLocator.locate(base.toString(), "--base"),
-                ModelLocator.locate(model.toString(), "--model"), rho, s, !noRescale, patterns, seed);
+                ModelLocator.locate(model.toString(), "--model"), rho, s, rescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
                     Progress.detect(quiet), System.err);
-            ModelCard card = new ModelCard(Version.current(), operation(rho, s));
+            ModelCard card = new ModelCard(Version.current(), operation(rho, s, rescale));
             MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, card);
             MergeCommand.printSummary(sum, plan, kernel, threads, out);
         }
         return 0;
+    }
+
+    /** --rescale inverse|l1|none, or --no-rescale (its older spelling); the paper's inverse by default. */
+    private TensorParams.Rescale rescale() {
+        if (rescaleName == null) return noRescale ? TensorParams.Rescale.NONE : TensorParams.Rescale.INVERSE;
+        TensorParams.Rescale r = switch (rescaleName.trim().toLowerCase(Locale.ROOT)) {
+            case "inverse" -> TensorParams.Rescale.INVERSE;
+            case "l1" -> TensorParams.Rescale.L1;
+            case "none" -> TensorParams.Rescale.NONE;
+            default -> throw new MergestreamException("--rescale must be inverse, l1 or none, not '" + rescaleName + "'");
+        };
+        if (noRescale && r != TensorParams.Rescale.NONE) {
+            throw new MergestreamException("--no-rescale contradicts --rescale " + rescaleName + " (give one of them)");
+        }
+        return r;
     }
 
     /** The density from exactly one of --density and --drop-rate (1 - P computed in decimal, then rounded once). */
@@ -135,20 +160,24 @@ final class DareCommand implements Callable<Integer> {
         return d.doubleValue();
     }
 
-    private ModelCard.Operation operation(double rho, DarePlanner.Strategy s) {
+    private ModelCard.Operation operation(double rho, DarePlanner.Strategy s, TensorParams.Rescale rescale) {
         String how = s == DarePlanner.Strategy.RANDOM
                 ? "each delta element kept with probability " + rho + " by the DARE keep-mask (dare-mask v1, model ordinal 0)"
                 : "the floor(" + rho + " * n) largest |delta| of each tensor kept (ties to the lowest index)";
         StringBuilder d = new StringBuilder()
                 .append("Every tensor is `base + sparsify(model - base)`: ").append(how).append(", the rest dropped; kept deltas ")
-                .append(noRescale ? "are not rescaled." : "are divided by " + rho + ".");
+                .append(switch (rescale) {
+                    case NONE -> "are not rescaled.";
+                    case INVERSE -> "are divided by " + rho + ".";
+                    case L1 -> "are scaled so that each tensor's kept delta has the L1 norm of its whole delta.";
+                });
         if (!exclude.isEmpty()) {
             d.append(" Tensors matching ").append(String.join(", ", exclude.stream().map(e -> "`" + e + "`").toList()))
                     .append(" are the fine-tune's own, unchanged.");
         }
         StringBuilder cmd = new StringBuilder("mergestream dare --base ").append(base).append(" --model ").append(model)
                 .append(" --density ").append(rho).append(" --strategy ").append(s.name().toLowerCase(Locale.ROOT));
-        if (noRescale) cmd.append(" --no-rescale");
+        if (rescale != TensorParams.Rescale.INVERSE) cmd.append(" --rescale ").append(rescale.word());
         for (String e : exclude) cmd.append(" --exclude '").append(e).append('\'');
         cmd.append(" --seed ").append(Long.toUnsignedString(seed)).append(" -o ").append(out.getFileName());
         return new ModelCard.Operation("DARE of " + model.toAbsolutePath().normalize().getFileName(), d.toString(),

@@ -56,7 +56,7 @@ public final class MergeEngine {
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
-                    plan.outputLayers());
+                    plan.outputLayers(), plan.vocabularyRows());
             if (plan.vocabulary() != null) plan.vocabulary().writeFiles(dir.staging());
             // after the vocabulary's tokenizer_config.json, which would otherwise bring the source's template back
             if (plan.recipe() != null) ChatTemplates.apply(dir.staging(), plan.recipe().chatTemplate(), plan.inputPaths());

@@ -51,6 +51,16 @@ public final class ModelFiles {
     /** As {@link #copy(Path, Path, Path, DType)}, also setting {@code num_hidden_layers} when given (slices). */
     public static List<String> copy(Path configSource, Path tokenizerSource, Path out, DType dtype,
                                     OptionalInt numHiddenLayers) {
+        return copy(configSource, tokenizerSource, out, dtype, numHiddenLayers, OptionalInt.empty());
+    }
+
+    /**
+     * As {@link #copy(Path, Path, Path, DType, OptionalInt)}, also setting {@code vocab_size} to the output's
+     * vocabulary rows when given and the config has one: transformers refuses a checkpoint whose embedding
+     * rows differ from it (e.g. after vocabularies were truncated to their common rows).
+     */
+    public static List<String> copy(Path configSource, Path tokenizerSource, Path out, DType dtype,
+                                    OptionalInt numHiddenLayers, OptionalInt vocabSize) {
         List<String> copied = new java.util.ArrayList<>();
         Path config = configSource.resolve(CONFIG);
         if (Files.isRegularFile(config)) {
@@ -60,6 +70,7 @@ public final class ModelFiles {
                 // transformers >= 4.56 writes "dtype" (and reads it first): a stale one would win.
                 if (obj.has("dtype")) obj.put("dtype", dtype.torchName());
                 numHiddenLayers.ifPresent(n -> obj.put("num_hidden_layers", n));
+                if (obj.has("vocab_size")) vocabSize.ifPresent(n -> obj.put("vocab_size", n));
                 Json.writePretty(out.resolve(CONFIG), obj);
                 copied.add(CONFIG);
             } else {

@@ -19,7 +19,10 @@ public final class ResolvedTaskArithmetic {
     /** MAGNITUDE: kept iff a > thresholdBits, or a == thresholdBits and i < tieCutoff. */
     public final int[] magnitudeBits;
     public final long[] tieCutoff;
-    /** Whether kept values are divided by {@link #density}. */
+    /**
+     * Whether kept values are divided by {@link #density}: the model's per-tensor rescale divisor (its density
+     * for {@code rescale: inverse}, the L1 ratio Σ|kept| / Σ|delta| for {@code rescale: true}).
+     */
     public final boolean[] rescale;
     public final float[] density;
     public final Consensus consensus;

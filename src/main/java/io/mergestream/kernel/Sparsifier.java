@@ -3,6 +3,9 @@ package io.mergestream.kernel;
 /**
  * What one model's delta keeps in one tensor, fully resolved (no per-element decisions left but the test).
  * Kept values are {@code delta / density} when {@code rescale}, else {@code delta}; dropped ones are 0.
+ * {@code density} is the per-model divisor of kept values: the density itself for {@code rescale: inverse} (the
+ * DARE paper's rule), or {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor for {@code rescale: true}
+ * (mergekit's L1 rule, computed by a reduction pass before the map pass), so one kernel stage serves both.
  */
 public sealed interface Sparsifier {
 

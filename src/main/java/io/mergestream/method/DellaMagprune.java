@@ -9,7 +9,8 @@ import java.util.Arrays;
  * tensor is one row) of n elements, rank r = 1..n by ascending |delta|, equal |delta| by ascending index;
  * keep element i with probability {@code p_r = (ρ−ε) + ((2ε)·(r−1))/(n−1)} (in double, in that order), drawn with the
  * DARE hash of spec/dare-mask.md: kept iff {@code u(i) < floor(p_r·2^32)}. Kept values are
- * {@code delta / (float) p_r} with rescale, else delta. A row of one element keeps with p = ρ.
+ * {@code delta / (float) p_r} with {@code rescale: inverse}, else delta ({@code rescale: true}, the L1 rule, is
+ * applied to the whole tensor afterwards by {@link TaskArithmeticFamily}). A row of one element keeps with p = ρ.
  *
  * <p>Streaming: a call ranks only the rows its elements lie in, one row at a time (|delta| of one row is
  * read from the mapped tensors and sorted as packed (bits, index) longs), never the whole tensor.
@@ -20,17 +21,18 @@ final class DellaMagprune implements DeltaSparsifier {
     private final int model;
     private final int k0, k1;
     private final double density, epsilon;
-    private final boolean rescale;
+    /** rescale: inverse: kept values divided by their keep probability. */
+    private final boolean inverse;
     private final long rowLength;
 
-    DellaMagprune(MergeInputs in, int model, long streamKey, double density, double epsilon, boolean rescale) {
+    DellaMagprune(MergeInputs in, int model, long streamKey, double density, double epsilon, boolean inverse) {
         this.in = in;
         this.model = model;
         this.k0 = DareMask.k0(streamKey);
         this.k1 = DareMask.k1(streamKey);
         this.density = density;
         this.epsilon = epsilon;
-        this.rescale = rescale;
+        this.inverse = inverse;
         this.rowLength = in.rowLength();
         if (rowLength > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("a row of " + rowLength + " elements is too long to rank");
     }
@@ -54,7 +56,7 @@ final class DellaMagprune implements DeltaSparsifier {
                 int o = (int) (i - start);
                 double p = probability(density, epsilon, rank[(int) (i - rowStart)], n);
                 boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < DareMask.threshold(p);
-                s[o] = !kept ? 0f : rescale ? d[o] / (float) p : d[o];
+                s[o] = !kept ? 0f : inverse ? d[o] / (float) p : d[o];
             }
         }
     }

@@ -1,15 +1,11 @@
 package io.mergestream.method;
 
-import io.mergestream.kernel.ResolvedTaskArithmetic;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.Sparsifier;
-import io.mergestream.kernel.TaskArithmeticOp;
-import io.mergestream.kernel.TensorView;
 
 /**
  * One fine-tune's sparsifier for one tensor, prepared (every reduction done), applied to a run of deltas in
  * the method's own code rather than inside a kernel: for the sparsifiers that are not kernel
- * {@link Sparsifier} records (breadcrumbs' band, DELLA's ranks), and for the L1 reduction of any sparsifier.
+ * {@link Sparsifier} records (breadcrumbs' band, DELLA's ranks), and for their L1 reduction.
  */
 @FunctionalInterface
 interface DeltaSparsifier {
@@ -22,17 +18,7 @@ interface DeltaSparsifier {
 
     DeltaSparsifier KEEP_ALL = (start, count, d, s) -> System.arraycopy(d, 0, s, 0, count);
 
-    /** A kernel sparsifier record, through ScalarKernel's per-element definition (one model). */
-    static DeltaSparsifier of(Sparsifier record, TensorView base, TensorView model) {
-        ResolvedTaskArithmetic p = new ResolvedTaskArithmetic(
-                new TaskArithmeticOp(new float[] {1f}, new Sparsifier[] {record}, io.mergestream.kernel.Consensus.NONE,
-                        false, 1f));
-        return (start, count, d, s) -> {
-            for (int o = 0; o < count; o++) s[o] = ScalarKernel.sparsify(p, 0, d[o], start + o);
-        };
-    }
-
-    /** {@code rescale: l1}: kept values divided by q (dropped ones stay +0). */
+    /** {@code rescale: true / l1}, and breadcrumbs' {@code inverse}: kept values divided by q (dropped ones stay +0). */
     static DeltaSparsifier dividedBy(DeltaSparsifier inner, float q) {
         return (start, count, d, s) -> {
             inner.apply(start, count, d, s);

@@ -20,9 +20,9 @@ public final class MagnitudeSelection {
      */
     public static Sparsifier.Magnitude select(MergeKernel kernel, ChunkRunner runner, TensorView base,
                                               TensorView model, long validElements, long n,
-                                              double density, boolean rescale) {
+                                              double density, boolean inverse) {
         Sparsifier.Magnitude top = topK(kernel, runner, base, model, validElements, n, (long) Math.floor(density * n));
-        return new Sparsifier.Magnitude(top.thresholdBits(), top.tieCutoff(), (float) density, rescale);
+        return new Sparsifier.Magnitude(top.thresholdBits(), top.tieCutoff(), (float) density, inverse);
     }
 
     /**

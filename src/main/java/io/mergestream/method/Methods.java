@@ -11,7 +11,7 @@ public final class Methods {
             new Breadcrumbs(), new BreadcrumbsTies(), new DellaLinear(), new Della(),
             new Sce(), Ram.ram(), Ram.plusTensorLocal(),
             new Slerp(), new NuSlerp(), new MultiSlerp(), new Karcher(), new ModelStock(), new NearSwap(),
-            new Passthrough());
+            new ArceeFusion(), new Passthrough());
 
     private Methods() {}
 

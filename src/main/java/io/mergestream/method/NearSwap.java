@@ -8,11 +8,16 @@ import io.mergestream.plan.TensorParams;
 
 /**
  * {@code nearswap}: mergekit's NearSwap: per element, in f32, with the base {@code v0}, the other model
- * {@code v1} and threshold {@code t > 0}: {@code w = clamp(t / |v0 − v1|, 0, 1)} (1 where the models are
- * equal), {@code out = w v1 + (1 − w) v0} — where the models are within {@code t} of each other the other
- * model's value is taken, further apart they are interpolated towards the base. No reduction. The map step
- * is a scalar loop over the decoded elements (the kernel has no op for it). With only the base, the output
- * is the base.
+ * {@code v1} and threshold {@code t}:
+ * <pre>
+ *   c = max(|v0 − v1|, 1e-6f);   w = clamp((float) t · (1 / c), 0, 1);   out = w · v1 + (1 − w) · v0
+ * </pre>
+ * where the models are within {@code t} of each other the other model's value is taken, further apart they are
+ * interpolated towards the base; {@code t ≤ 0} gives the base. The weight is {@code t} times the reciprocal,
+ * not a division, because that is how torch evaluates mergekit's {@code t / absdiff} (a scalar divided by a
+ * tensor is the tensor's reciprocal times the scalar): so the result is mergekit's bit for bit. No reduction.
+ * The map step is a scalar loop over the decoded elements (the kernel has no op for it). With only the base,
+ * the output is the base.
  */
 public final class NearSwap implements MergeMethod {
 
@@ -35,10 +40,12 @@ public final class NearSwap implements MergeMethod {
         };
     }
 
+    /** mergekit's lower bound on |v0 − v1| (its {@code clamp(min=1e-6)}, in f32). */
+    private static final float MIN_DIFF = 1e-6f;
+
     static float element(float t, float v0, float v1) {
-        float w = t / Math.abs(v0 - v1);
-        if (Float.isNaN(w) || Float.isInfinite(w)) w = 1f;
-        w = Math.clamp(w, 0f, 1f);
+        float c = Math.max(Math.abs(v0 - v1), MIN_DIFF);
+        float w = Math.clamp(t * (1f / c), 0f, 1f);
         return w * v1 + (1f - w) * v0;
     }
 }

@@ -16,9 +16,12 @@ import io.mergestream.kernel.Sparsifier;
  */
 record OutlierBand(Sparsifier.Magnitude outer, Sparsifier.Magnitude inner) implements DeltaSparsifier {
 
-    /** The band for fine-tune j; with {@code rescale: true} kept values are divided by the density (as ties does). */
+    /**
+     * The band for fine-tune j; with {@code inverse} (rescale: inverse) kept values are divided by the density, as
+     * the magnitude sparsifier does.
+     */
     static DeltaSparsifier select(MergeKernel kernel, ChunkRunner runner, MergeInputs in, int j, double density,
-                                  double gamma, boolean rescale) {
+                                  double gamma, boolean inverse) {
         long n = in.elements();
         long keep = (long) Math.floor(density * n);
         long top = Math.min((long) Math.floor(gamma * n), n - keep);
@@ -27,7 +30,7 @@ record OutlierBand(Sparsifier.Magnitude outer, Sparsifier.Magnitude inner) imple
         Sparsifier.Magnitude outer = MagnitudeSelection.topK(kernel, runner, in.base(), in.models()[j],
                 in.modelElements()[j], n, top + keep);
         OutlierBand band = new OutlierBand(outer, inner);
-        return rescale ? DeltaSparsifier.dividedBy(band, (float) density) : band;
+        return inverse ? DeltaSparsifier.dividedBy(band, (float) density) : band;
     }
 
     @Override

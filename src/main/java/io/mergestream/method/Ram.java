@@ -39,6 +39,8 @@ public final class Ram implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        // a recipe whose only model is the base: no delta, the base (as mergekit)
+        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
         int m = in.modelCount();
         double epsilon = p.settings().number("epsilon");
         float eps = (float) epsilon;

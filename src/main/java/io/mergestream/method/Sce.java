@@ -27,6 +27,8 @@ public final class Sce implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        // a recipe whose only model is the base: no delta, the base (as mergekit)
+        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
         int m = in.modelCount();
         long n = in.elements();
         double tau = p.settings().number("select_topk");

@@ -22,9 +22,16 @@ import io.mergestream.plan.TensorParams;
  * sparsify per element in {@link DeltaSparsifier}s and finish each element with
  * {@link ScalarKernel#combine}, the same op order as the kernels (a scalar path, not vectorised).
  *
- * <p>{@code rescale: l1} (any sparsifier): a reduction pass sums |delta| and |kept delta| over the tensor in
- * fixed blocks ({@link BlockReduction}); kept values are then divided by {@code q = (float) (kept / total)},
- * unless either sum is below 1e-7 (then kept values are left as they are, as mergekit does).
+ * <p>{@code rescale} (merge-semantics.md, "Rescale"). {@code true} / {@code l1}, mergekit's rule, for any
+ * sparsifier: a reduction pass sums |delta| and |kept delta| over the whole tensor in fixed blocks
+ * ({@link BlockReduction}, in double: the same for any threads and chunk size); kept values are then divided by
+ * {@code q = (float) (kept / total)}, one scalar per tensor and model, unless either sum is below 1e-7 (then
+ * kept values are left as they are, as mergekit does). The divisor goes into the sparsifier record's per-model
+ * rescale factor, so the fused kernels run it without a stage of their own. mergekit multiplies by
+ * {@code total / kept} instead: the two agree to f32 rounding. {@code inverse}, the DARE paper's rule: kept
+ * values divided by the density (DELLA: by the element's keep probability). {@code false}: kept as they are.
+ *
+ * <p>A recipe whose only model is the base has no delta: the output is the base, as in mergekit.
  */
 public abstract class TaskArithmeticFamily implements MergeMethod {
 
@@ -51,6 +58,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
 
     @Override
     public final ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
+        if (p.models() == 0) return Combination.copy(in.base(), in.out());
         Consensus consensus = electsSign ? p.consensus() : Consensus.NONE;
         if (sparsification == Sparsification.MAGNITUDE_OUTLIERS || sparsification == Sparsification.DELLA_MAGPRUNE) {
             DeltaSparsifier[] sp = new DeltaSparsifier[p.models()];
@@ -75,16 +83,16 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
                                   ChunkRunner runner) {
         double density = p.densities()[j];
         if (sparsification == Sparsification.NONE || density >= 1) return new Sparsifier.None();
-        boolean l1 = p.rescaleL1();
+        boolean inverse = p.rescale() == TensorParams.Rescale.INVERSE;
         Sparsifier s = switch (sparsification) {
-            case RANDOM -> DareMask.sparsifier(p.seed(), p.ordinals()[j], tensor, density, p.rescale());
+            case RANDOM -> DareMask.sparsifier(p.seed(), p.ordinals()[j], tensor, density, inverse);
             case MAGNITUDE -> MagnitudeSelection.select(kernel, runner, in.base(), in.models()[j],
-                    in.modelElements()[j], in.elements(), density, p.rescale());
+                    in.modelElements()[j], in.elements(), density, inverse);
             default -> throw new AssertionError(sparsification);
         };
-        if (!l1) return s;
-        // p.rescale() is false with l1: s keeps the raw delta; divide the kept values by q instead.
-        float q = l1Divisor(in, j, runner, DeltaSparsifier.of(s, in.base(), in.models()[j]));
+        if (p.rescale() != TensorParams.Rescale.L1) return s;
+        // s keeps the raw delta (no inverse rescale): its kept values are divided by q instead.
+        float q = l1Divisor(in, j, runner, s);
         if (Float.isNaN(q)) return s;
         return switch (s) {
             case Sparsifier.Random r -> new Sparsifier.Random(r.threshold(), r.k0(), r.k1(), q, true);
@@ -97,20 +105,21 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
                                             ChunkRunner runner) {
         double density = p.densities()[j];
         if (density >= 1) return DeltaSparsifier.KEEP_ALL;
+        boolean inverse = p.rescale() == TensorParams.Rescale.INVERSE;
         DeltaSparsifier s = switch (sparsification) {
             case MAGNITUDE_OUTLIERS -> OutlierBand.select(kernel, runner, in, j, density,
-                    p.settings().perModel("gamma")[j], p.rescale());
+                    p.settings().perModel("gamma")[j], inverse);
             case DELLA_MAGPRUNE -> new DellaMagprune(in, j, DareMask.streamKey(p.seed(), p.ordinals()[j], tensor),
-                    density, p.settings().perModel("epsilon")[j], p.rescale());
+                    density, p.settings().perModel("epsilon")[j], inverse);
             default -> throw new AssertionError(sparsification);
         };
-        if (!p.rescaleL1()) return s;
+        if (p.rescale() != TensorParams.Rescale.L1) return s;
         float q = l1Divisor(in, j, runner, s);
         return Float.isNaN(q) ? s : DeltaSparsifier.dividedBy(s, q);
     }
 
     /**
-     * {@code rescale: l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor (block sums in double,
+     * {@code rescale: true / l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor (block sums in double,
      * bit-identical for any threads and chunk size), or NaN when either sum is below 1e-7 (no rescale).
      */
     static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, DeltaSparsifier s) {
@@ -123,6 +132,46 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
             for (int o = 0; o < count; o++) {
                 total += Math.abs(d[o]);
                 k += Math.abs(kept[o]);
+            }
+            acc[0] += total;
+            acc[1] += k;
+        });
+        if (sums[0] < L1_EPS || sums[1] < L1_EPS) return Float.NaN;
+        return (float) (sums[1] / sums[0]);
+    }
+
+    /**
+     * The same divisor for a kernel sparsifier record (random, magnitude), with its keep test written out: this
+     * pass runs over every tensor of a default dare merge, so it reads the mapped tensors directly, allocates
+     * nothing per block and sums in the same order as the general pass above (so the divisor is the same).
+     */
+    static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
+        TensorView base = in.base();
+        double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
+            double total = 0, k = 0;
+            long end = start + count;
+            switch (s) {
+                case Sparsifier.Random r -> {
+                    int k0 = r.k0(), k1 = r.k1();
+                    long threshold = r.threshold();
+                    for (long i = start; i < end; i++) {
+                        double a = Math.abs(ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i));
+                        total += a;
+                        if (Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold) k += a;
+                    }
+                }
+                case Sparsifier.Magnitude m -> {
+                    int bits = m.thresholdBits();
+                    long tieCutoff = m.tieCutoff();
+                    for (long i = start; i < end; i++) {
+                        float d = ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i);
+                        int ab = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
+                        double a = Math.abs(d);
+                        total += a;
+                        if (ab > bits || (ab == bits && i < tieCutoff)) k += a;
+                    }
+                }
+                case Sparsifier.None none -> throw new IllegalArgumentException("nothing dropped, nothing to rescale");
             }
             acc[0] += total;
             acc[1] += k;

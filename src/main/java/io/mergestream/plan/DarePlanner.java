@@ -32,8 +32,11 @@ public final class DarePlanner {
         MAGNITUDE
     }
 
-    /** What to do: the models, density in (0, 1], strategy, rescale, exclusions and the mask seed. */
-    public record Request(Path base, Path model, double density, Strategy strategy, boolean rescale,
+    /**
+     * What to do: the models, density in (0, 1], strategy, rescale (the paper's {@code INVERSE}: kept deltas
+     * divided by the density; {@code L1}: mergekit's rule; {@code NONE}), exclusions and the mask seed.
+     */
+    public record Request(Path base, Path model, double density, Strategy strategy, TensorParams.Rescale rescale,
                           List<Pattern> exclude, long seed) {
         public Request {
             exclude = List.copyOf(exclude);

@@ -62,13 +62,9 @@ final class JobParameters {
                 case CHOICE -> words.put(p.name(), g.resolveChoice(p.name(), name));
             }
         }
-        boolean rescale = false;
-        if (method.parameter("rescale").isPresent()) {
-            // true, false, or a word such as l1 (a different rescaling, see TensorParams.rescaleL1)
-            String mode = g.resolveFlagOrWord("rescale", name);
-            rescale = mode.equals("true");
-            if (!mode.equals("true") && !mode.equals("false")) words.put("rescale", mode);
-        }
+        // true (= l1, mergekit's rule), false, or inverse (the DARE paper's division by the keep probability)
+        TensorParams.Rescale rescale = method.parameter("rescale").isPresent()
+                ? TensorParams.Rescale.fromRecipe(g.resolveFlagOrWord("rescale", name)) : TensorParams.Rescale.NONE;
         boolean normalize = method.parameter("normalize").isPresent() && g.resolveBoolean("normalize", name);
         float lambda = method.parameter("lambda").isPresent() ? (float) g.resolveNumberAt("lambda", name, t) : 1f;
         Consensus consensus = method.parameter("sign_election").isPresent()

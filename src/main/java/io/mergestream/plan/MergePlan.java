@@ -45,6 +45,22 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
     }
 
     /**
+     * The output's vocabulary size for config.json's {@code vocab_size}: the rows of its input embedding (else of
+     * its output head), which may be fewer than the config source's when vocabularies were truncated to their
+     * common rows; empty when the output has no vocabulary tensor.
+     */
+    public OptionalInt vocabularyRows() {
+        TensorJob head = null;
+        for (TensorJob j : jobs) {
+            if (!Planner.isVocabulary(j.name()) || j.shape().length == 0) continue;
+            boolean output = j.name().contains("lm_head") || j.name().contains("embed_out");
+            if (!output) return OptionalInt.of(Math.toIntExact(j.shape()[0]));
+            if (head == null) head = j;
+        }
+        return head == null ? OptionalInt.empty() : OptionalInt.of(Math.toIntExact(head.shape()[0]));
+    }
+
+    /**
      * Every file and directory this run reads, to keep the output away from all of them (an output that is,
      * holds or lies inside one is refused): the base and merged models (as given and their directories, for a
      * model given as a file), the config and tokenizer sources ({@code tokenizer_source} or the tokenizer block's

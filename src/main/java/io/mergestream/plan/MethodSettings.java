@@ -5,7 +5,7 @@ import java.util.Map;
 /**
  * A method's own parameters beyond the common ones of {@link TensorParams}, resolved for one tensor by name:
  * merge-wide numbers (slerp's {@code t}, karcher's {@code tol}, sce's {@code select_topk} ...), flags
- * ({@code filter_wise} ...), words ({@code rescale: l1}), and per-model numbers other than {@code weight} and
+ * ({@code filter_wise} ...), words (choices a method reads itself), and per-model numbers other than {@code weight} and
  * {@code density} (passthrough's {@code scale}, breadcrumbs' {@code gamma}, della's {@code epsilon}), in
  * model order.
  */
@@ -21,7 +21,7 @@ public record MethodSettings(Map<String, Double> numbers, Map<String, Boolean> f
         perModel = Map.copyOf(perModel);
     }
 
-    /** A word-valued setting, e.g. {@code rescale: l1}; empty when the recipe gave a plain flag or nothing. */
+    /** A word-valued setting; empty when the recipe gave a plain flag or nothing. */
     public java.util.Optional<String> word(String name) {
         return java.util.Optional.ofNullable(words.get(name));
     }

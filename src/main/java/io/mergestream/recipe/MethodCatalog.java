@@ -19,9 +19,10 @@ import java.util.Optional;
  *       within (0, 1]);</li>
  *   <li>merge-wide: {@code normalize} (linear and ties default true, the others false), {@code lambda}
  *       (default 1, task-arithmetic family), {@code rescale} (dare_* and della*: true, the others false;
- *       {@code rescale: l1} matches the kept delta's L1 norm to the delta's, l2 and linf are recognised but
- *       not supported yet), {@code int8_mask} (accepted and ignored: it only changes mergekit's mask memory,
- *       never the result);</li>
+ *       {@code true}, also written {@code l1}, is mergekit's rule: the kept delta is scaled so its L1 norm
+ *       equals the delta's; {@code inverse}, a mergestream word, divides each kept element by its keep
+ *       probability as the DARE paper does), {@code int8_mask} (accepted and ignored: it only changes
+ *       mergekit's mask memory, never the result);</li>
  *   <li>breadcrumbs: per-model {@code gamma} (0.01); della: per-model {@code epsilon} (0.15); sce:
  *       {@code select_topk} (1); ram: {@code epsilon} (1e-5); ramplus_tl: {@code r} (0.1), {@code alpha}
  *       (0.2), {@code epsilon} (1e-5). sce, ram and ramplus_tl take no weights (mergekit derives them);</li>
@@ -30,11 +31,11 @@ import java.util.Optional;
  *       {@code consensus_method} is fixed per method, and equals {@code weighted_sum}); the name and words
  *       follow merge-semantics.md;</li>
  *   <li>{@code slerp}: {@code t} (required, merge-wide, gradients and filters allowed); {@code nearswap}:
- *       {@code t} (required, &gt; 0); {@code nuslerp}: {@code weight} per model, {@code nuslerp_row_wise}
+ *       {@code t} (required; as in mergekit any finite number, 0 or less giving the base); {@code nuslerp}: {@code weight} per model, {@code nuslerp_row_wise}
  *       (false), {@code nuslerp_flatten} (true); {@code multislerp}: {@code weight} per model,
  *       {@code normalize_weights} (true), {@code eps} (1e-8); {@code karcher}: {@code max_iter} (10, truncated
  *       to an integer), {@code tol} (1e-5); {@code model_stock}: {@code filter_wise} (false);
- *       {@code passthrough}: {@code scale} per model (1).</li>
+ *       {@code passthrough}: {@code scale} per model (1); {@code arcee_fusion}: none.</li>
  * </ul>
  * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are rejected as
  * unknown for that method rather than silently dropped.
@@ -52,9 +53,13 @@ public final class MethodCatalog {
         return ParameterDef.flag("normalize", byDefault);
     }
 
-    /** {@code rescale: l1} is accepted by every sparsifying method; mergekit's l2 and linf are not yet. */
+    /**
+     * {@code rescale}: true (mergekit's L1 rule; {@code l1} is a synonym), false, or {@code inverse} (the DARE
+     * paper's division by the keep probability, a mergestream word). mergekit's recipe parser takes only
+     * booleans here, so there is no other word to recognise.
+     */
     private static ParameterDef rescale(boolean byDefault) {
-        return ParameterDef.flagOrWord("rescale", byDefault, List.of("l1"), "l2", "linf");
+        return ParameterDef.flagOrWord("rescale", byDefault, List.of("l1", "inverse"));
     }
 
     /** breadcrumbs: the fraction of largest |delta| dropped as outliers, per model (mergekit: 0.01). */
@@ -77,7 +82,7 @@ public final class MethodCatalog {
             new MethodSpec("linear", BaseUse.LISTED_ONLY, Sparsification.NONE, false,
                     List.of(WEIGHT), List.of(normalize(true)), 1, ANY, false),
             new MethodSpec("task_arithmetic", BaseUse.DELTAS, Sparsification.NONE, false,
-                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK), 1, ANY, false),
+                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK), 1, ANY, true),
             family("ties", Sparsification.MAGNITUDE, true, true, false),
             family("dare_linear", Sparsification.RANDOM, false, false, true),
             family("dare_ties", Sparsification.RANDOM, true, false, true),
@@ -101,11 +106,15 @@ public final class MethodCatalog {
             other("model_stock", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.flag("filter_wise", false)),
                     2, ANY),
             other("nearswap", BaseUse.REFERENCE, List.of(),
-                    List.of(ParameterDef.requiredNumber("t", NumberRange.POSITIVE)), 1, 1),
+                    List.of(ParameterDef.requiredNumber("t")), 1, 1),
+            other("arcee_fusion", BaseUse.REFERENCE, List.of(), List.of(), 1, 1),
             other("passthrough", BaseUse.MERGED, List.of(ParameterDef.number("scale", 1.0, NumberRange.FINITE)),
                     List.of(), 1, 1));
 
-    /** A sparsify-weight-(elect)-sum member of the task-arithmetic family with its defaults. */
+    /**
+     * A sparsify-weight-(elect)-sum member of the task-arithmetic family with its defaults. A recipe listing only
+     * the base is valid and gives the base, as mergekit's task-arithmetic merge returns it when there is no delta.
+     */
     private static MethodSpec family(String name, Sparsification sparsification, boolean signConsensus,
                                      boolean normalize, boolean rescale, ParameterDef... modelExtras) {
         List<ParameterDef> model = new java.util.ArrayList<>(List.of(WEIGHT, DENSITY));
@@ -113,16 +122,19 @@ public final class MethodCatalog {
         List<ParameterDef> merge = new java.util.ArrayList<>(List.of(normalize(normalize), rescale(rescale), LAMBDA,
                 INT8_MASK));
         if (signConsensus) merge.add(SIGN_ELECTION);
-        return new MethodSpec(name, BaseUse.DELTAS, sparsification, signConsensus, model, merge, 1, ANY, false);
+        return new MethodSpec(name, BaseUse.DELTAS, sparsification, signConsensus, model, merge, 1, ANY, true);
     }
 
     /** Other delta methods on the base (sce, ram): their own parameters, no sparsifier of the table. */
     private static MethodSpec deltas(String name, List<ParameterDef> modelParameters, List<ParameterDef> mergeParameters) {
         return new MethodSpec(name, BaseUse.DELTAS, Sparsification.NONE, false, modelParameters, mergeParameters,
-                1, ANY, false);
+                1, ANY, true);
     }
 
-    /** The methods outside the task-arithmetic family: as mergekit, a lone input is returned as it is. */
+    /**
+     * The methods outside the task-arithmetic family; as in mergekit, a lone input is returned as it is (for the
+     * family and the other delta methods, a recipe whose only model is the base gives the base).
+     */
     private static MethodSpec other(String name, BaseUse base, List<ParameterDef> modelParameters,
                                     List<ParameterDef> mergeParameters, int minModels, int maxModels) {
         return new MethodSpec(name, base, Sparsification.NONE, false, modelParameters, mergeParameters,

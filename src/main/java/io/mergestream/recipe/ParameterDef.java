@@ -5,8 +5,9 @@ import java.util.Optional;
 
 /**
  * What a merge method accepts for one parameter: its type, its default (none means required), the numbers
- * allowed, and for choices the words allowed. Values mergekit knows but mergestream does not implement yet
- * (e.g. {@code rescale: l1}) are listed so they get a "not supported yet" error rather than a type error.
+ * allowed, and for choices the words allowed (for a flag, the words it takes besides true and false, e.g.
+ * {@code rescale: l1 | inverse}). Values mergekit knows but mergestream does not implement yet can be listed in
+ * {@code notSupportedYet}, so they get a "not supported yet" error rather than a type error.
  */
 public record ParameterDef(
         String name,
@@ -69,7 +70,7 @@ public record ParameterDef(
     }
 
     /**
-     * A flag that also takes some words, e.g. {@code rescale: true | false | l1}: {@code words} are accepted
+     * A flag that also takes some words, e.g. {@code rescale: true | false | l1 | inverse}: {@code words} are accepted
      * (as {@link Setting.Word}), {@code notSupportedYet} are recognised and reported.
      */
     public static ParameterDef flagOrWord(String name, boolean defaultValue, List<String> words,

@@ -154,6 +154,40 @@ class ToolboxDareTest {
     }
 
     @Test
+    void rescaleNoneIsNoRescaleAndL1KeepsEachTensorsL1Norm() throws IOException {
+        Path none = dare("rescale-none", "--density", "0.3", "--rescale", "none", "--exclude", "lm_head\\.|score\\.");
+        Path alias = dare("rescale-alias", "--density", "0.3", "--no-rescale", "--exclude", "lm_head\\.|score\\.");
+        Path inverse = dare("rescale-inverse", "--density", "0.3", "--rescale", "inverse", "--exclude", "lm_head\\.|score\\.");
+        Path byDefault = dare("rescale-default", "--density", "0.3", "--exclude", "lm_head\\.|score\\.");
+        Path l1 = dare("rescale-l1", "--density", "0.3", "--rescale", "l1", "--exclude", "lm_head\\.|score\\.");
+        for (String name : MERGED) {
+            assertArrayEquals(bytes(none, name), bytes(alias, name), name + ": --no-rescale is --rescale none");
+            assertArrayEquals(bytes(inverse, name), bytes(byDefault, name), name + ": the paper's inverse is the default");
+            float[] b = read(base, name);
+            float[] x = read(ft, name);
+            float[] o = read(l1, name);
+            long key = DareMask.streamKey(0, 0, name);
+            // mergekit's rule, written as it is: kept delta times sum|delta| / sum|kept delta| over the tensor
+            double all = 0, kept = 0;
+            boolean[] keep = new boolean[b.length];
+            for (int i = 0; i < b.length; i++) {
+                keep[i] = DareMask.keep(i, DareMask.k0(key), DareMask.k1(key), DareMask.threshold(0.3));
+                all += Math.abs(x[i] - b[i]);
+                if (keep[i]) kept += Math.abs(x[i] - b[i]);
+            }
+            double factor = all / kept;
+            assertTrue(factor > 2.5 && factor < 4.5, name + ": about 1/density: " + factor);
+            for (int i = 0; i < b.length; i++) {
+                double expected = keep[i] ? b[i] + (x[i] - b[i]) * factor : b[i];
+                // one bf16 rounding of the output (relative 2^-8), nothing more
+                assertEquals(expected, o[i], Math.abs(expected) * 0x1p-8 + 1e-30, name + "[" + i + "]");
+            }
+        }
+        String card = Files.readString(l1.resolve("README.md"));
+        assertTrue(card.contains("--rescale l1") && card.contains("L1 norm"), card);
+    }
+
+    @Test
     void magnitudeKeepsExactlyTheLargestDeltas() {
         Path out = dare("magnitude", "--density", "0.25", "--strategy", "magnitude", "--exclude", "lm_head\\.|score\\.",
                 "--chunk-size", "300");
@@ -211,6 +245,10 @@ class ToolboxDareTest {
         assertBadInput("--strategy must be", "--density", "0.5", "--strategy", "top", "--exclude", "score\\.");
         assertBadInput("'score.weight' is missing from the base", "--density", "0.5");
         assertBadInput("not a valid regex", "--density", "0.5", "--exclude", "(");
+        assertBadInput("--rescale must be inverse, l1 or none, not 'l2'", "--density", "0.5", "--rescale", "l2",
+                "--exclude", "score\\.");
+        assertBadInput("--no-rescale contradicts --rescale l1", "--density", "0.5", "--rescale", "l1", "--no-rescale",
+                "--exclude", "score\\.");
 
         Random rnd = new Random(1);
         Path wrong = TestModels.write(dir.resolve("wrongshape"), DType.BF16, new TestModels.Model()

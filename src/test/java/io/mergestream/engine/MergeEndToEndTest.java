@@ -141,7 +141,8 @@ class MergeEndToEndTest {
 
     /** Checks every tensor of a task-arithmetic-family output against the reference. */
     static void checkFamily(Path out, float[] w, double[] densityLayer0, double[] densityLayer1, Sparsify sp,
-                            boolean rescale, Elect elect, boolean normalize, float lambda, long seed, DType outType) {
+                            ReferenceMerge.Rescale rescale, Elect elect, boolean normalize, float lambda, long seed,
+                            DType outType) {
         for (String name : List.of(EMBED, SQUARE.get(0), SQUARE.get(1), UP, NORM, HEAD)) {
             float[] b = read(base, name);
             float[][] x = fineTunes(name);
@@ -175,7 +176,7 @@ class MergeEndToEndTest {
             float[][] x = fineTunes(name);
             for (int j = 0; j < 3; j++) x[j] = cut(x[j], b.length);
             float[] expected = ReferenceMerge.taskArithmetic(b, x, new float[] {0.5f, 0.3f, w3}, new double[] {1, 1, 1},
-                    Sparsify.NONE, false, Elect.NONE, false, 0.8f, 0, name);
+                    Sparsify.NONE, ReferenceMerge.Rescale.NONE, Elect.NONE, false, 0.8f, 0, name);
             assertTensor(out, name, expected, DType.BF16);
         }
         assertTrue(Files.isRegularFile(out.resolve("README.md")));
@@ -198,7 +199,7 @@ class MergeEndToEndTest {
                 """);
         Path out = merge(r, "out-ties", "--chunk-size", "50", "--threads", "3");
         checkFamily(out, new float[] {1f, 0.6f, 0.4f}, new double[] {0.5, 0.7, 0.2}, new double[] {0.3, 0.7, 0.2},
-                Sparsify.MAGNITUDE, false, Elect.WEIGHTED_SUM, true, 1f, 0, DType.BF16);
+                Sparsify.MAGNITUDE, ReferenceMerge.Rescale.NONE, Elect.WEIGHTED_SUM, true, 1f, 0, DType.BF16);
     }
 
     @Test
@@ -218,11 +219,15 @@ class MergeEndToEndTest {
                 """);
         Path out = merge(r, "out-dl");
         checkFamily(out, new float[] {0.7f, 0.7f, 0.2f}, new double[] {0.3, 0.9, 1.0}, new double[] {0.3, 0.9, 1.0},
-                Sparsify.RANDOM, true, Elect.NONE, false, 1f, 42, DType.F32);
+                Sparsify.RANDOM, ReferenceMerge.Rescale.L1, Elect.NONE, false, 1f, 42, DType.F32);
     }
 
     @Test
     void dareTiesEachElection() throws IOException {
+        // each election with another rescale: the default (true, mergekit's L1 rule), inverse and false
+        Map<String, String> rescaleOf = Map.of("weighted_sum", "true", "sum", "inverse", "count", "false");
+        Map<String, ReferenceMerge.Rescale> expected = Map.of("weighted_sum", ReferenceMerge.Rescale.L1,
+                "sum", ReferenceMerge.Rescale.INVERSE, "count", ReferenceMerge.Rescale.NONE);
         for (String election : List.of("weighted_sum", "sum", "count")) {
             Path r = recipe("dt-" + election, """
                     merge_method: dare_ties
@@ -235,11 +240,12 @@ class MergeEndToEndTest {
                         parameters: {weight: 0.5, density: 0.6}
                       - model: FT3
                         parameters: {weight: 0.5, density: 0.5}
-                    parameters: {normalize: true, sign_election: ELECTION, lambda: 1.5}
-                    """.replace("ELECTION", election));
+                    parameters: {normalize: true, sign_election: ELECTION, lambda: 1.5, rescale: RESCALE}
+                    """.replace("ELECTION", election).replace("RESCALE", rescaleOf.get(election)));
             Path out = merge(r, "out-dt-" + election, "--seed", "9");
             checkFamily(out, new float[] {0.5f, 0.5f, 0.5f}, new double[] {0.4, 0.6, 0.5}, new double[] {0.4, 0.6, 0.5},
-                    Sparsify.RANDOM, true, Elect.valueOf(election.toUpperCase()), true, 1.5f, 9, DType.F16);
+                    Sparsify.RANDOM, expected.get(election), Elect.valueOf(election.toUpperCase(java.util.Locale.ROOT)),
+                    true, 1.5f, 9, DType.F16);
         }
     }
 

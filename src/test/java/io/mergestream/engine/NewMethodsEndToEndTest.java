@@ -349,17 +349,21 @@ class NewMethodsEndToEndTest {
                         parameters: {weight: 0.3, density: 0.7}
                       - model: FT3
                         parameters: {weight: 0.2, density: 1.0, epsilon: 0.3}
-                    parameters: {lambda: 1.1}
+                    parameters: {lambda: 1.1RESCALE}
                     seed: 5
-                    """.replace("METHOD", method));
+                    """.replace("METHOD", method).replace("RESCALE", method.equals("della") ? ", rescale: inverse" : ""));
             Path out = merge(r, "out-" + method, "--chunk-size", "24", "--threads", "2");
             boolean ties = method.equals("della");
+            // della_linear: the default rescale (true: mergekit's L1 rule over the whole tensor); della: inverse
+            // (each kept element divided by its keep probability p_r)
             for (String name : NAMES) {
                 float[] b = MergeEndToEndTest.read(base, name);
                 float[][] d = deltas(name, ft1, ft2, ft3);
-                float[][] s = {della(d[0], rowLength(name), 0.5, 0.2, true, 5, 0, name),
-                        della(d[1], rowLength(name), 0.7, 0.15, true, 5, 1, name),
-                        d[2]};
+                float[][] s = ties
+                        ? new float[][] {della(d[0], rowLength(name), 0.5, 0.2, true, 5, 0, name),
+                                della(d[1], rowLength(name), 0.7, 0.15, true, 5, 1, name), d[2]}
+                        : new float[][] {l1(d[0], della(d[0], rowLength(name), 0.5, 0.2, false, 5, 0, name)),
+                                l1(d[1], della(d[1], rowLength(name), 0.7, 0.15, false, 5, 1, name)), d[2]};
                 check(out, name, combine(b, s, new float[] {0.5f, 0.3f, 0.2f}, ties, ties, 1.1f));
             }
         }
@@ -526,7 +530,7 @@ class NewMethodsEndToEndTest {
                 float[] expected = switch (method) {
                     case "breadcrumbs" -> combine(b, new float[][] {breadcrumbs(d[0], 0.5, 0.01)}, new float[] {1f},
                             false, false, 1f);
-                    case "della_linear" -> combine(b, new float[][] {della(d[0], H, 0.5, 0.15, true, 0, 0, name)},
+                    case "della_linear" -> combine(b, new float[][] {l1(d[0], della(d[0], H, 0.5, 0.15, false, 0, 0, name))},
                             new float[] {1f}, false, false, 1f);
                     case "sce" -> sce(b, d, 1.0);
                     default -> ram(b, d, 1e-5, method.equals("ramplus_tl"), 0.1, 0.2);

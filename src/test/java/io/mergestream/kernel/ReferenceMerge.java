@@ -16,6 +16,11 @@ public final class ReferenceMerge {
             return new Keep("none", 0, 0, 0, null, 1f, false);
         }
 
+        /** Whether element {@code index} is kept (for references that rescale on top of the selection). */
+        public boolean keptAt(long index) {
+            return kept(index);
+        }
+
         boolean kept(long index) {
             return switch (kind) {
                 case "none" -> true;

@@ -63,8 +63,9 @@ class MethodRecipeErrorTest {
     }
 
     @Test
-    void nearswapThresholdNotPositive() {
-        assertError(SLERP.replace("slerp", "nearswap").replace("t: 0.5", "t: 0"), "parameters.t: ", "(0, ");
+    void nearswapThresholdThatIsNotANumber() {
+        // any finite t is valid, as in mergekit (t <= 0 gives the base); a word is not
+        assertError(SLERP.replace("slerp", "nearswap").replace("t: 0.5", "t: near"), "parameters.t: ", "not a number");
     }
 
     @Test

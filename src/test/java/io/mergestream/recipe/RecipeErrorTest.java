@@ -171,8 +171,12 @@ class RecipeErrorTest {
     }
 
     @Test
-    void onlyTheBaseModelListed() {
-        assertError("merge_method: ties\nbase_model: b\nmodels: [b]\n", "models: ", "only the base model");
+    void onlyTheBaseModelListedIsValidForTheDeltaMethods() {
+        // mergekit returns the base when there is no delta: these recipes are not errors (the merge gives the base)
+        for (String method : java.util.List.of("ties", "task_arithmetic", "dare_ties", "della", "sce", "ram")) {
+            assertEquals(0, RecipeFixtures.parse("merge_method: " + method + "\nbase_model: b\nmodels: [b]\n")
+                    .mergedModels().size(), method);
+        }
     }
 
     @Test
@@ -249,8 +253,10 @@ class RecipeErrorTest {
     }
 
     @Test
-    void rescaleL1IsNotSupportedYet() {
-        assertError(DARE + "parameters: {rescale: l2}\n", "parameters.rescale: l2 is not supported yet");
+    void rescaleTakesL1AndInverseAsWords() {
+        for (String word : java.util.List.of("true", "false", "l1", "inverse")) {
+            assertEquals(2, RecipeFixtures.parse(DARE + "parameters: {rescale: " + word + "}\n").fineTunes().size(), word);
+        }
     }
 
     @Test
@@ -444,9 +450,10 @@ class RecipeErrorTest {
     }
 
     @Test
-    void rescaleTakesTrueFalseOrL1() {
-        assertError(DARE + "parameters: {rescale: l3}\n", "parameters.rescale: ", "not true or false or l1");
-        assertError(DARE + "parameters: {rescale: linf}\n", "parameters.rescale: ", "linf is not supported yet");
+    void rescaleTakesTrueFalseL1OrInverse() {
+        assertError(DARE + "parameters: {rescale: l3}\n", "parameters.rescale: ", "not true or false or l1, inverse");
+        // mergekit's parser takes only booleans for rescale: its RescaleNorm words are not recipe values
+        assertError(DARE + "parameters: {rescale: linf}\n", "parameters.rescale: ", "'linf' is not true or false");
     }
 
     @Test
