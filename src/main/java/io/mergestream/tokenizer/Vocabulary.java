@@ -54,7 +54,9 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         JsonNode vocab = model.get("vocab");
         if (vocab != null && vocab.isObject()) {
             for (Map.Entry<String, JsonNode> e : vocab.properties()) {
-                if (!e.getValue().canConvertToInt()) throw new FormatException(file, "model.vocab['" + e.getKey() + "'] is not an id");
+                if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
+                    throw new FormatException(file, "model.vocab['" + e.getKey() + "'] is not an id (an integer >= 0)");
+                }
                 byId.putIfAbsent(e.getValue().asInt(), e.getKey());
             }
         } else if (vocab != null && vocab.isArray()) { // Unigram: [[piece, score], ...], id = position
@@ -72,12 +74,18 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
             if (!a.isObject() || !a.path("id").canConvertToInt() || !a.path("content").isTextual()) {
                 throw new FormatException(file, "added_tokens holds an entry without id and content");
             }
+            if (a.get("id").asInt() < 0) {
+                throw new FormatException(file, "added_tokens entry '" + a.get("content").asText() + "' has a negative id");
+            }
             byId.put(a.get("id").asInt(), a.get("content").asText()); // an added token wins over the model's piece
             added.putIfAbsent(a.get("content").asText(), (ObjectNode) a.deepCopy());
         }
         Path addedJson = dir.resolve("added_tokens.json");
         if (Files.isRegularFile(addedJson)) {
             for (Map.Entry<String, JsonNode> e : Json.read(addedJson).properties()) {
+                if (e.getValue().canConvertToInt() && e.getValue().asInt() < 0) {
+                    throw new FormatException(addedJson, "'" + e.getKey() + "' has a negative id");
+                }
                 if (e.getValue().canConvertToInt() && !byId.containsKey(e.getValue().asInt())) {
                     byId.put(e.getValue().asInt(), e.getKey());
                     added.putIfAbsent(e.getKey(), entry(e.getValue().asInt(), e.getKey(), null));
@@ -91,8 +99,9 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
                 int id;
                 try {
                     id = Integer.parseInt(e.getKey());
+                    if (id < 0) throw new NumberFormatException();
                 } catch (NumberFormatException ex) {
-                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id");
+                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id (an integer >= 0)");
                 }
                 if (content.isTextual() && !byId.containsKey(id)) {
                     byId.put(id, content.asText());
