@@ -96,7 +96,9 @@ public final class MethodCatalog {
                     List.of(ParameterDef.flag("normalize_weights", true),
                             ParameterDef.number("eps", 1e-8, NumberRange.POSITIVE)), 1, ANY),
             other("karcher", BaseUse.MERGED, List.of(),
-                    List.of(ParameterDef.number("max_iter", 10, NumberRange.NON_NEGATIVE),
+                    // at most 10000 iterations: each costs O(K²) on the Gram matrix, and the step converges
+                    // to f64 precision in far fewer (mergekit: 10); an unbounded max_iter with tol 0 never ends
+                    List.of(ParameterDef.number("max_iter", 10, new NumberRange(0, true, 10_000, true)),
                             ParameterDef.number("tol", 1e-5, NumberRange.NON_NEGATIVE)), 1, ANY),
             other("model_stock", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.flag("filter_wise", false)),
                     2, ANY),
