@@ -43,6 +43,27 @@ public final class OutputDirectory implements AutoCloseable {
      * {@code force}, and a target that is, contains or lies inside one of {@code inputs}.
      */
     public static OutputDirectory prepare(Path target, boolean force, List<Path> inputs) {
+        check(target, force, inputs);
+        Path abs = target.toAbsolutePath().normalize();
+        boolean exists = Files.exists(abs);
+        Path parent = abs.getParent();
+        Path staging = parent.resolve("." + abs.getFileName() + ".partial-" + ProcessHandle.current().pid());
+        try {
+            Files.createDirectories(parent);
+            deleteTree(staging);
+            Files.createDirectory(staging);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + staging + ": " + e.getMessage(), e);
+        }
+        return new OutputDirectory(abs, staging, exists);
+    }
+
+    /**
+     * The rules {@link #prepare} enforces, without writing anything (a dry run calls this, so that it fails
+     * exactly when the run would): the target is not, does not contain and does not lie inside an input; it is a
+     * directory if it exists; and it is empty unless {@code force}.
+     */
+    public static void check(Path target, boolean force, List<Path> inputs) {
         Path abs = target.toAbsolutePath().normalize();
         for (Path in : inputs) {
             Path input = realOrAbsolute(in);
@@ -55,20 +76,9 @@ public final class OutputDirectory implements AutoCloseable {
         if (exists && !Files.isDirectory(abs)) {
             throw new MergestreamException(target + ": exists and is not a directory");
         }
-        boolean nonEmpty = exists && !isEmpty(abs);
-        if (nonEmpty && !force) {
+        if (exists && !force && !isEmpty(abs)) {
             throw new MergestreamException(target + ": exists and is not empty (use --force to replace it)");
         }
-        Path parent = abs.getParent();
-        Path staging = parent.resolve("." + abs.getFileName() + ".partial-" + ProcessHandle.current().pid());
-        try {
-            Files.createDirectories(parent);
-            deleteTree(staging);
-            Files.createDirectory(staging);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + staging + ": " + e.getMessage(), e);
-        }
-        return new OutputDirectory(abs, staging, exists);
     }
 
     /** Where files are written until {@link #commit()}. */
