@@ -112,6 +112,15 @@ public final class DarePlanner {
             }
             jobs.add(TensorJob.copy(m.name(), m.info().dtype(), m));
         }
+        for (Pattern p : r.exclude()) {
+            // a typo would otherwise leave the tensors it meant sparsified without a word
+            boolean matched = baseCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt())
+                    || modelCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt());
+            if (!matched) {
+                io.mergestream.Warnings.warn("--exclude '" + p.pattern() + "' matches no tensor of " + r.base() + " or "
+                        + r.model() + " (regexes match the start of tensor names): nothing is excluded by it");
+            }
+        }
         Path dir = modelCkpt.directory();
         return new MergePlan(null, method, r.seed(), base, List.of(model), List.copyOf(jobs),
                 Planner.dominantDtype(baseCkpt), dir, dir, java.util.OptionalInt.empty(), null);
