@@ -36,8 +36,8 @@ import java.util.Optional;
  *       to an integer), {@code tol} (1e-5); {@code model_stock}: {@code filter_wise} (false);
  *       {@code passthrough}: {@code scale} per model (1).</li>
  * </ul>
- * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are rejected as
- * unknown for that method rather than silently dropped.
+ * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are ignored with a
+ * warning naming the key path, as mergekit ignores them (an error with {@code --strict}): see RecipeParser.
  */
 public final class MethodCatalog {
 

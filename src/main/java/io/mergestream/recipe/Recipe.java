@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * @param parameters       the global {@code parameters:} block
  * @param seed             the DARE mask seed, a 64-bit unsigned integer held in a long's bits
  *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
- * @param tokenizerSource  {@code tokenizer_source} as written ({@code base}, {@code union} or a model)
+ * @param tokenizerSource  {@code tokenizer_source} ({@code base}, {@code union} or a model; the legacy
+ *                         {@code model:PATH} is given as {@code PATH})
  * @param tokenizer        the {@code tokenizer:} block (never together with {@code tokenizer_source})
  * @param exclude          regexes anchored at the start of tensor names, see {@link #isExcluded(String)}
  * @param yaml             the recipe text exactly as read, for the output's model card
