@@ -205,12 +205,22 @@ public record Recipe(
         ParameterResolver merge = slice == null ? mergeParameters() : mergeParameters(slice);
         if (!merge.resolveBoolean(flag, tensorName)) return;
         double sum = 0;
-        for (ModelEntry m : merged) sum += parametersFor(m).resolveNumberAt("weight", tensorName, t);
+        double largest = 0;
+        for (ModelEntry m : merged) {
+            double w = parametersFor(m).resolveNumberAt("weight", tensorName, t);
+            sum += w;
+            largest = Math.max(largest, Math.abs(w));
+        }
+        String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
+        KeyPath where = slice == null ? KeyPath.root().key("models") : new KeyPath(slice.keyPath()).key("sources");
         if (Math.abs(sum) < 1e-8) {
-            String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
-            KeyPath where = slice == null ? KeyPath.root().key("models") : new KeyPath(slice.keyPath()).key("sources");
             throw errors().at(where, "the weights sum to " + sum + tensor + " and " + method.name() + " with " + flag
                     + " divides by that sum: change a weight or set " + flag + ": false");
+        }
+        if (!Float.isFinite((float) (largest / Math.abs(sum)))) {
+            // each weight is finite, but divided by a tiny sum it is not, in the f32 the kernels compute in
+            throw errors().at(where, "a weight divided by the weights' sum " + sum + tensor + " is not finite as a"
+                    + " 32-bit float: change the weights or set " + flag + ": false");
         }
     }
 

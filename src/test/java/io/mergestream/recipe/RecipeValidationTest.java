@@ -75,6 +75,10 @@ class RecipeValidationTest {
         assertEquals(2, parse(MULTI.replace("W", "-1") + "parameters: {normalize_weights: false}\n").mergedModels().size(),
                 "without normalize_weights there is no division");
         assertEquals(2, parse(MULTI.replace("W", "-0.5")).mergedModels().size());
+        // each weight finite and the sum 1e-7, not zero: 1e32 / 1e-7 = 1e39 is beyond f32
+        assertError(MULTI.replace("weight: 1}", "weight: 1e32}").replace("W", "-1e32")
+                + "  - {model: z, parameters: {weight: 1e-7}}\n", "models: ",
+                "a weight divided by the weights' sum 1.0E-7 is not finite as a 32-bit float");
     }
 
     @Test
