@@ -70,7 +70,12 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         } else {
             throw new FormatException(file, "has no model.vocab (a map of tokens to ids, or a Unigram list)");
         }
-        for (JsonNode a : root.path("added_tokens")) {
+        JsonNode addedTokens = root.path("added_tokens");
+        if (!addedTokens.isMissingNode() && !addedTokens.isNull() && !addedTokens.isArray()) {
+            // the run rewrites this list for a merged vocabulary and would fail on it only after the tensors
+            throw new FormatException(file, "added_tokens is not a list");
+        }
+        for (JsonNode a : addedTokens) {
             if (!a.isObject() || !a.path("id").canConvertToInt() || !a.path("content").isTextual()) {
                 throw new FormatException(file, "added_tokens holds an entry without id and content");
             }

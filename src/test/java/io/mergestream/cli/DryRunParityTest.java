@@ -127,6 +127,16 @@ class DryRunParityTest {
     }
 
     @Test
+    void addedTokensThatAreNotAListFailTheDryRun() throws IOException {
+        Path tok = family.resolve("base/tokenizer.json");
+        ObjectNode t = (ObjectNode) Json.read(tok);
+        t.putObject("added_tokens").putObject("x").put("id", 3).put("content", "<x>");
+        Json.writePretty(tok, t);
+        String m = bothFail(TA + "tokenizer_source: union\n");
+        assertTrue(m.contains("base/tokenizer.json: added_tokens is not a list"), m);
+    }
+
+    @Test
     void nonEmptyOutputFailsTheDryRunUnlessForced() throws IOException {
         Path out = Files.createDirectories(dir.resolve("out"));
         Files.writeString(out.resolve("keep.txt"), "mine");
