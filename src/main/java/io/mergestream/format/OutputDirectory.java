@@ -61,7 +61,7 @@ public final class OutputDirectory implements AutoCloseable {
     /**
      * The rules {@link #prepare} enforces, without writing anything (a dry run calls this, so that it fails
      * exactly when the run would): the target is not, does not contain and does not lie inside an input; it is a
-     * directory if it exists; and it is empty unless {@code force}.
+     * directory if it exists; it is empty unless {@code force}; and its parent can be created and written.
      */
     public static void check(Path target, boolean force, List<Path> inputs) {
         Path abs = target.toAbsolutePath().normalize();
@@ -78,6 +78,16 @@ public final class OutputDirectory implements AutoCloseable {
         }
         if (exists && !force && !isEmpty(abs)) {
             throw new MergestreamException(target + ": exists and is not empty (use --force to replace it)");
+        }
+        // the staging sibling is created next to the target: its nearest existing ancestor must take it
+        Path ancestor = abs.getParent();
+        while (ancestor != null && !Files.exists(ancestor)) ancestor = ancestor.getParent();
+        if (ancestor != null && !Files.isDirectory(ancestor)) {
+            throw new MergestreamException(target + ": cannot be created: " + ancestor + " is not a directory");
+        }
+        if (ancestor != null && !Files.isWritable(ancestor)) {
+            throw new UncheckedIOException(target + ": cannot be created: " + ancestor + " is not writable",
+                    new java.nio.file.AccessDeniedException(ancestor.toString()));
         }
     }
 

@@ -148,6 +148,12 @@ class DryRunParityTest {
         assertEquals(dry.errLines(), run.errLines());
         assertEquals(0, merge(TA, "out", "--dry-run", "--force").code());
         assertEquals("mine", Files.readString(out.resolve("keep.txt")), "a dry run touches nothing");
+        Files.writeString(dir.resolve("afile"), "x");
+        Result underAFile = merge(TA, "afile/out", "--dry-run");
+        assertEquals(2, underAFile.code());
+        assertEquals(List.of("mergestream: " + dir.resolve("afile/out") + ": cannot be created: " + dir.resolve("afile")
+                + " is not a directory"), underAFile.errLines());
+        assertEquals(underAFile.errLines(), merge(TA, "afile/out").errLines());
         Result inside = merge(TA, "fam/base/sub", "--dry-run");
         assertEquals(2, inside.code());
         assertTrue(inside.errLines().get(0).contains("must not be, contain or lie inside the input model"), inside.toString());
