@@ -11,16 +11,20 @@ import java.util.Date;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.representer.Representer;
+import org.yaml.snakeyaml.resolver.Resolver;
 
 /**
  * Reads recipe text as PyYAML's {@code safe_load} (what mergekit uses) reads it, into a Jackson tree for
- * {@link RecipeParser}: YAML 1.1 scalars ({@code yes}/{@code no} are booleans), anchors and aliases
+ * {@link RecipeParser}: YAML 1.1 scalars ({@code yes}/{@code no} are booleans; timestamps stay text), anchors and aliases
  * ({@code &x} / {@code *x}) and merge keys ({@code <<: *x}). Jackson's own YAML reader cannot be used for this:
  * it reads an alias {@code *x} as the string {@code "x"} and keeps {@code <<} as an ordinary key, so a recipe
  * with anchors would silently mean something else.
@@ -62,7 +66,9 @@ final class RecipeYaml {
         options.setCodePointLimit(MAX_CODE_POINTS);
         Object document;
         try {
-            document = new Yaml(new SafeConstructor(options)).load(text);
+            DumperOptions unused = new DumperOptions();
+            document = new Yaml(new SafeConstructor(options), new Representer(unused), unused, options,
+                    new WithoutTimestamps()).load(text);
         } catch (MarkedYAMLException e) {
             Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
             String line = mark == null ? "" : "line " + (mark.getLine() + 1) + ": ";
@@ -73,6 +79,23 @@ final class RecipeYaml {
         }
         return new RecipeYaml(errors).node(document, KeyPath.root(),
                 Collections.newSetFromMap(new IdentityHashMap<>()), 0);
+    }
+
+    /**
+     * YAML 1.1's implicit types but timestamps: PyYAML reads {@code 2024-01-01} as a date, which no recipe key
+     * takes (mergekit then rejects the recipe); as text it can at least name a model directory.
+     */
+    private static final class WithoutTimestamps extends Resolver {
+        @Override
+        protected void addImplicitResolvers() {
+            addImplicitResolver(Tag.BOOL, BOOL, "yYnNtTfFoO");
+            addImplicitResolver(Tag.INT, INT, "-+0123456789");
+            addImplicitResolver(Tag.FLOAT, FLOAT, "-+0123456789.");
+            addImplicitResolver(Tag.MERGE, MERGE, "<");
+            addImplicitResolver(Tag.NULL, NULL, "~nN\0");
+            addImplicitResolver(Tag.NULL, EMPTY, null);
+            addImplicitResolver(Tag.YAML, YAML, "!&*");
+        }
     }
 
     /** {@code open}: the lists and mappings between the root and this value, to find one that contains itself. */

@@ -178,6 +178,18 @@ class RecipeValidationTest {
     }
 
     @Test
+    void yamlScalarsAreReadAsYaml11ButDatesStayText() {
+        Recipe r = parse("merge_method: linear\nmodels: [{model: 2024-01-01, parameters: {weight: 0x10}},"
+                + " {model: b, parameters: {weight: 1_000}}]\n");
+        assertEquals("2024-01-01", r.models().get(0).model(), "a directory named like a date");
+        assertEquals(new Setting.Scalar(16), r.models().get(0).parameters().get("weight").orElseThrow());
+        assertEquals(new Setting.Scalar(1000), r.models().get(1).parameters().get("weight").orElseThrow());
+        // safe_load: no tag constructs an object
+        assertError("merge_method: linear\nmodels: [{model: a, parameters: {weight: !!python/object:os.system x}}]\n",
+                "", "line 2", "not valid YAML");
+    }
+
+    @Test
     void duplicateKeysAreStillErrors() {
         assertError("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1, weight: 2}}]\n", "",
                 "line 2", "not valid YAML", "duplicate key weight");
