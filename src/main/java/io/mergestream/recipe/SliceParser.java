@@ -51,6 +51,13 @@ final class SliceParser {
         return new OutputSlice(list, path.text(), base, parameters);
     }
 
+    /** An int, or a float without a fraction ({@code 4.0}), which pydantic reads as the int mergekit declares. */
+    private static boolean isLayerNumber(JsonNode n) {
+        if (n.isIntegralNumber()) return n.canConvertToInt();
+        double v = n.doubleValue();
+        return n.isFloatingPointNumber() && v == Math.rint(v) && Math.abs(v) <= Integer.MAX_VALUE;
+    }
+
     /** mergekit declares it a float and never reads it: a wrong type is an error there too, a number has no effect. */
     private void residualWeight(JsonNode node, KeyPath path) {
         if (!node.isNumber() || !Double.isFinite(node.doubleValue())) {
@@ -65,12 +72,11 @@ final class SliceParser {
         String model = parser.modelReference(parser.required(node, path, "model"), path.key("model"));
         KeyPath rangePath = path.key("layer_range");
         JsonNode range = parser.required(node, path, "layer_range");
-        if (!range.isArray() || range.size() != 2 || !range.get(0).canConvertToInt() || !range.get(1).canConvertToInt()
-                || !range.get(0).isIntegralNumber() || !range.get(1).isIntegralNumber()) {
+        if (!range.isArray() || range.size() != 2 || !isLayerNumber(range.get(0)) || !isLayerNumber(range.get(1))) {
             throw errors.at(rangePath, "must be [FROM, TO], two layer numbers, not " + SettingParser.show(range));
         }
-        int from = range.get(0).intValue();
-        int to = range.get(1).intValue();
+        int from = (int) range.get(0).doubleValue();
+        int to = (int) range.get(1).doubleValue();
         if (from < 0 || to <= from) {
             throw errors.at(rangePath, "[" + from + ", " + to + "] is empty or negative (layers FROM .. TO-1, FROM >= 0)");
         }

@@ -209,6 +209,15 @@ class RecipeCompatTest {
     }
 
     @Test
+    void layerRangesWrittenAsWholeFloatsAreLayerNumbers() {
+        Recipe r = parse(SLICED.replace("[2, 4]}", "[2.0, 4.0]}"));
+        assertEquals(2, r.slices().get(1).sources().get(0).from());
+        assertEquals(4, r.slices().get(1).sources().get(1).to());
+        assertError(SLICED.replace("{model: c, layer_range: [2, 4]}", "{model: c, layer_range: [2, 3.5]}"),
+                "slices[1].sources[0].layer_range: ", "two layer numbers");
+    }
+
+    @Test
     void residualWeightIsDeclaredByMergekitAndNeverUsed() {
         String yaml = SLICED.replace("  - base_model: c\n", "  - base_model: c\n    residual_weight: 0.3\n");
         assertWarning(yaml, "slices[1].residual_weight: ", "never used", "ignored");
