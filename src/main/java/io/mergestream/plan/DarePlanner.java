@@ -1,6 +1,7 @@
 package io.mergestream.plan;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.Consensus;
@@ -117,7 +118,7 @@ public final class DarePlanner {
             boolean matched = baseCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt())
                     || modelCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt());
             if (!matched) {
-                io.mergestream.Warnings.warn("--exclude '" + p.pattern() + "' matches no tensor of " + r.base() + " or "
+                Warnings.warn("--exclude '" + p.pattern() + "' matches no tensor of " + r.base() + " or "
                         + r.model() + " (regexes match the start of tensor names): nothing is excluded by it");
             }
         }

@@ -1,6 +1,8 @@
 package io.mergestream.plan;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.Json;
@@ -8,6 +10,7 @@ import io.mergestream.format.ModelFiles;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.method.Methods;
+import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
 import io.mergestream.recipe.OutputSlice;
 import io.mergestream.recipe.ParameterResolver;
@@ -16,6 +19,7 @@ import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import io.mergestream.tokenizer.VocabularyPlan;
 import io.mergestream.tokenizer.VocabularyPlanner;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +27,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.regex.Pattern;
 
 /**
  * Turns a validated recipe into a {@link MergePlan}: opens every model, decides each output tensor's job,
@@ -151,10 +157,10 @@ public final class Planner {
      * text are reported by the recipe checks already. {@code base} is the group's base model, ignored by methods
      * that merge only the listed models (linear).
      */
-    void checkDistinct(List<ModelEntry> group, java.util.Optional<String> base) {
+    void checkDistinct(List<ModelEntry> group, Optional<String> base) {
         Map<Path, ModelEntry> seen = new LinkedHashMap<>();
-        java.util.Optional<Path> basePath = recipe.method().base() == io.mergestream.recipe.MethodSpec.BaseUse.LISTED_ONLY
-                ? java.util.Optional.empty() : base.map(b -> realPath(open(b)));
+        Optional<Path> basePath = recipe.method().base() == MethodSpec.BaseUse.LISTED_ONLY
+                ? Optional.empty() : base.map(b -> realPath(open(b)));
         for (ModelEntry e : group) {
             Path real = realPath(open(e.model()));
             if (basePath.isPresent() && basePath.get().equals(real) && !recipe.isBase(e)) {
@@ -174,7 +180,7 @@ public final class Planner {
     private static Path realPath(ModelInput m) {
         try {
             return m.checkpoint().location().toRealPath();
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return m.checkpoint().location().toAbsolutePath().normalize();
         }
     }
@@ -186,11 +192,11 @@ public final class Planner {
     private void checkConfig(Path configSource) {
         Path config = configSource.resolve(ModelFiles.CONFIG);
         if (!Files.isRegularFile(config)) {
-            io.mergestream.Warnings.warn(configSource + ": has no " + ModelFiles.CONFIG + ", so the output will have"
+            Warnings.warn(configSource + ": has no " + ModelFiles.CONFIG + ", so the output will have"
                     + " none (transformers needs one to load the model: copy it in afterwards)");
             return;
         }
-        if (!(Json.read(config) instanceof com.fasterxml.jackson.databind.node.ObjectNode)) {
+        if (!(Json.read(config) instanceof ObjectNode)) {
             throw new FormatException(config, "is not a JSON object");
         }
     }
@@ -200,14 +206,14 @@ public final class Planner {
      * the tensors it meant are merged: a warning naming it.
      */
     private void warnUnmatchedExcludes(List<TensorJob> jobs) {
-        List<java.util.regex.Pattern> patterns = recipe.exclude();
+        List<Pattern> patterns = recipe.exclude();
         for (int i = 0; i < patterns.size(); i++) {
-            java.util.regex.Pattern p = patterns.get(i);
+            Pattern p = patterns.get(i);
             boolean matched = jobs.stream().anyMatch(j -> p.matcher(j.name()).lookingAt())
                     || opened.values().stream().flatMap(c -> c.tensors().stream())
                             .anyMatch(t -> p.matcher(t.name()).lookingAt());
             if (!matched) {
-                io.mergestream.Warnings.warn(recipe.path() + ": exclude[" + i + "]: '" + p.pattern() + "' matches no"
+                Warnings.warn(recipe.path() + ": exclude[" + i + "]: '" + p.pattern() + "' matches no"
                         + " tensor (regexes match the start of tensor names): nothing is excluded by it");
             }
         }
