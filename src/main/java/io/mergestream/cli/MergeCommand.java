@@ -4,6 +4,8 @@ import io.mergestream.engine.MemoryStats;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
+import io.mergestream.format.ModelFiles;
+import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.ShardSize;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
@@ -12,6 +14,7 @@ import io.mergestream.plan.Planner;
 import io.mergestream.plan.TensorJob;
 import io.mergestream.recipe.Recipe;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -48,6 +51,9 @@ final class MergeCommand implements Callable<Integer> {
             + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
     boolean force;
 
+    @Option(names = "--strict", description = "Refuse what mergekit ignores (unknown keys, parameters the method does not use) instead of warning.")
+    boolean strict;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
     boolean quiet;
 
@@ -66,11 +72,13 @@ final class MergeCommand implements Callable<Integer> {
         if (threads < 1) throw new io.mergestream.MergestreamException("--threads must be at least 1");
         if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
         long maxShard = ShardSize.parse(shardSize);
-        Recipe recipe = Recipe.load(recipePath);
+        Recipe recipe = Recipe.load(recipePath, strict);
         long s = seed != null ? seed : recipe.seed();
         MergeKernel kernel = Kernels.byName(kernelName);
         try (MergePlan plan = Planner.plan(recipe, s)) {
             if (dryRun) {
+                // the run's own output check, so that a dry run fails exactly when the run would
+                OutputDirectory.check(out, force, plan.inputPaths());
                 printPlan(spec.commandLine().getOut(), plan);
                 return 0;
             }
@@ -98,6 +106,9 @@ final class MergeCommand implements Callable<Integer> {
         if (plan.base() != null) out.printf("base     %s%n", plan.base().name());
         plan.fineTunes().forEach(m -> out.printf("model    %s%n", m.name()));
         if (plan.vocabulary() != null) out.printf("vocab    %s%n", plan.vocabulary().describe());
+        Path config = plan.configSource().resolve(ModelFiles.CONFIG);
+        out.printf("config   %s%n", Files.isRegularFile(config) ? config : "none (" + plan.configSource()
+                + " has no " + ModelFiles.CONFIG + ", so neither will the output)");
         for (TensorJob j : plan.jobs()) {
             String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
                     : plan.method().name() + " -> " + j.outDtype();

@@ -88,18 +88,7 @@ public final class OutputDirectory implements AutoCloseable {
      * under the lock).
      */
     public static OutputDirectory prepare(Path target, boolean force, List<Path> inputs) {
-        Path abs = target.toAbsolutePath().normalize();
-        refuseDanglingLink(target, abs);
-        Path real = realOrAbsolute(abs);
-        String why = protectedReason(real);
-        if (why != null) {
-            throw new MergestreamException(target + ": " + why + ", which mergestream never writes into"
-                    + " (give a new directory for the output)");
-        }
-        refuseInputs(target, real, inputs);
-        if (Files.exists(real) && !Files.isDirectory(real)) {
-            throw new MergestreamException(target + ": exists and is not a directory");
-        }
+        Path real = checkPath(target, inputs);
         Path parent = real.getParent();
         try {
             Files.createDirectories(parent);
@@ -130,6 +119,47 @@ public final class OutputDirectory implements AutoCloseable {
             lock.close();
             throw e;
         }
+    }
+
+    /**
+     * The rules {@link #prepare} enforces, without writing or locking anything (a dry run calls this, so that it
+     * fails exactly when the run would): the path rules of {@link #checkPath}, and an existing non-empty
+     * directory must be an earlier mergestream output, replaced only with {@code force}.
+     */
+    public static void check(Path target, boolean force, List<Path> inputs) {
+        Path real = checkPath(target, inputs);
+        if (Files.exists(real, LinkOption.NOFOLLOW_LINKS) && !isEmpty(real)) previousOutput(real, target, force);
+    }
+
+    /**
+     * The rules on the output path itself, checked before anything is created: no dangling link, never a
+     * protected directory (/, home, the current one), never an input or near one, a directory if it exists,
+     * and a nearest existing ancestor that is a writable directory (the staging sibling is created there).
+     * Returns the target with symbolic links resolved.
+     */
+    private static Path checkPath(Path target, List<Path> inputs) {
+        Path abs = target.toAbsolutePath().normalize();
+        refuseDanglingLink(target, abs);
+        Path real = realOrAbsolute(abs);
+        String why = protectedReason(real);
+        if (why != null) {
+            throw new MergestreamException(target + ": " + why + ", which mergestream never writes into"
+                    + " (give a new directory for the output)");
+        }
+        refuseInputs(target, real, inputs);
+        if (Files.exists(real) && !Files.isDirectory(real)) {
+            throw new MergestreamException(target + ": exists and is not a directory");
+        }
+        Path ancestor = real.getParent();
+        while (ancestor != null && !Files.exists(ancestor)) ancestor = ancestor.getParent();
+        if (ancestor != null && !Files.isDirectory(ancestor)) {
+            throw new MergestreamException(target + ": cannot be created: " + ancestor + " is not a directory");
+        }
+        if (ancestor != null && !Files.isWritable(ancestor)) {
+            throw new UncheckedIOException(target + ": cannot be created: " + ancestor + " is not writable",
+                    new java.nio.file.AccessDeniedException(ancestor.toString()));
+        }
+        return real;
     }
 
     /** Where files are written until {@link #commit()}. */

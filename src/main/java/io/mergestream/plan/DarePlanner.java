@@ -1,6 +1,7 @@
 package io.mergestream.plan;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.Consensus;
@@ -114,6 +115,15 @@ public final class DarePlanner {
                         + "' is missing from the base model (add --exclude matching it to keep the fine-tune's own)");
             }
             jobs.add(TensorJob.copy(m.name(), m.info().dtype(), m));
+        }
+        for (Pattern p : r.exclude()) {
+            // a typo would otherwise leave the tensors it meant sparsified without a word
+            boolean matched = baseCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt())
+                    || modelCkpt.tensors().stream().anyMatch(t -> p.matcher(t.name()).lookingAt());
+            if (!matched) {
+                Warnings.warn("--exclude '" + p.pattern() + "' matches no tensor of " + r.base() + " or "
+                        + r.model() + " (regexes match the start of tensor names): nothing is excluded by it");
+            }
         }
         Path dir = modelCkpt.directory();
         return new MergePlan(null, method, r.seed(), base, List.of(model), List.copyOf(jobs),

@@ -4,6 +4,7 @@ import io.mergestream.MergestreamException;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
+import io.mergestream.recipe.OutputSlice;
 import io.mergestream.recipe.ParameterDef;
 import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
@@ -22,10 +23,12 @@ final class JobParameters {
     private JobParameters() {}
 
     /**
+     * @param slice    the slice the tensor belongs to (its parameters come before the top-level ones), or null
      * @param entries  the merged models in job order; entry {@code j}'s DARE model number is {@code j} (its
      *                 place among the non-base models of its group, as spec/dare-mask.md numbers them)
      */
-    static TensorParams resolve(Recipe recipe, long seed, String name, List<ModelEntry> entries, double t) {
+    static TensorParams resolve(Recipe recipe, OutputSlice slice, long seed, String name, List<ModelEntry> entries,
+                                double t) {
         MethodSpec method = recipe.method();
         int k = entries.size();
         float[] weights = new float[k];
@@ -50,7 +53,7 @@ final class JobParameters {
         if (method.sparsification() == MethodSpec.Sparsification.DELLA_MAGPRUNE) {
             checkDellaBounds(recipe, name, entries, densities, perModel.get("epsilon"));
         }
-        ParameterResolver g = recipe.mergeParameters();
+        ParameterResolver g = slice == null ? recipe.mergeParameters() : recipe.mergeParameters(slice);
         Map<String, Double> numbers = new HashMap<>();
         Map<String, Boolean> flags = new HashMap<>();
         Map<String, String> words = new HashMap<>();

@@ -1,17 +1,25 @@
 package io.mergestream.plan;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;
+import io.mergestream.format.FormatException;
+import io.mergestream.format.Json;
+import io.mergestream.format.ModelFiles;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.method.Methods;
+import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
+import io.mergestream.recipe.OutputSlice;
 import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import io.mergestream.tokenizer.VocabularyPlan;
 import io.mergestream.tokenizer.VocabularyPlanner;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +27,9 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.regex.Pattern;
 
 /**
  * Turns a validated recipe into a {@link MergePlan}: opens every model, decides each output tensor's job,
@@ -64,6 +74,7 @@ public final class Planner {
         List<ModelEntry> entries = recipe.mergedModels();
         List<ModelInput> models = new ArrayList<>();
         for (ModelEntry e : entries) models.add(open(e.model()));
+        checkDistinct(recipe.models(), recipe.baseModel());
 
         Checkpoint reference = separateBase != null ? separateBase.checkpoint() : models.get(0).checkpoint();
         vocabulary = vocabularyPlan(base, models, reference);
@@ -76,7 +87,7 @@ public final class Planner {
                 for (ModelInput m : models) inputs.add(find(m, name));
             }
             double position = ParameterResolver.gradientPosition(ParameterResolver.layerIndex(name), numLayers);
-            jobs.add(job(name, t, separateBase == null ? null : t, models, inputs, entries, position));
+            jobs.add(job(name, t, separateBase == null ? null : t, models, inputs, entries, position, null));
         }
         if (recipe.method().needsBase()) checkNoExtraTensors(reference, models);
         return plan(method, base, models, jobs, reference.directory(), reference, OptionalInt.empty());
@@ -89,6 +100,8 @@ public final class Planner {
 
     MergePlan plan(MergeMethod method, ModelInput base, List<ModelInput> models, List<TensorJob> jobs,
                    Path configSource, Checkpoint reference, OptionalInt outputLayers) {
+        checkConfig(configSource);
+        warnUnmatchedExcludes(jobs);
         DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
         return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
                 tokenizerSource(configSource), outputLayers, vocabulary);
@@ -108,7 +121,7 @@ public final class Planner {
      * inputs when vocabulary sizes differ, as mergekit truncates.
      */
     TensorJob job(String name, StoredTensor source, StoredTensor base, List<ModelInput> models,
-                  List<StoredTensor> inputs, List<ModelEntry> entries, double position) {
+                  List<StoredTensor> inputs, List<ModelEntry> entries, double position, OutputSlice slice) {
         if (recipe.isExcluded(name) || !source.info().dtype().isMergeable() || (inputs.isEmpty() && base == null)) {
             return TensorJob.copy(name, outDtype(source.info().dtype()), source);
         }
@@ -125,9 +138,78 @@ public final class Planner {
             // the task-arithmetic family keeps the base's rows; the others the common sub-matrix, as mergekit
             if (!recipe.method().needsBase()) shape[0] = Math.min(shape[0], t.info().dim(0));
         }
-        recipe.checkLinearDivisor(entries, name, position);
+        recipe.checkWeightSum(slice, entries, name, position);
         return new TensorJob(name, outDtype(first.info().dtype()), vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, base,
-                List.copyOf(inputs), JobParameters.resolve(recipe, seed, name, entries, position));
+                List.copyOf(inputs), JobParameters.resolve(recipe, slice, seed, name, entries, position));
+    }
+
+    /**
+     * The same model written twice under different spellings ({@code ./m} and {@code m/}, or a symlink to it) would
+     * be merged twice, or (as the base under another name) merged as a fine-tune of itself: the entries of a group,
+     * and the group's base, are compared by the real path of the directory they open. Plain repetitions of the same
+     * text are reported by the recipe checks already. {@code base} is the group's base model, ignored by methods
+     * that merge only the listed models (linear).
+     */
+    void checkDistinct(List<ModelEntry> group, Optional<String> base) {
+        Map<Path, ModelEntry> seen = new LinkedHashMap<>();
+        Optional<Path> basePath = recipe.method().base() == MethodSpec.BaseUse.LISTED_ONLY
+                ? Optional.empty() : base.map(b -> realPath(open(b)));
+        for (ModelEntry e : group) {
+            Path real = realPath(open(e.model()));
+            if (basePath.isPresent() && basePath.get().equals(real) && !recipe.isBase(e)) {
+                throw new MergestreamException(recipe.path() + ": " + Recipe.keyPathOf(e) + ": '" + e.model()
+                        + "' is base_model '" + base.orElseThrow() + "' written another way (both are " + real
+                        + "): write it as '" + base.orElseThrow() + "'");
+            }
+            ModelEntry earlier = seen.putIfAbsent(real, e);
+            if (earlier != null) {
+                throw new MergestreamException(recipe.path() + ": " + Recipe.keyPathOf(e) + ": '" + e.model()
+                        + "' is the same model as " + Recipe.keyPathOf(earlier) + " '" + earlier.model()
+                        + "' (both are " + real + "): it would be merged twice");
+            }
+        }
+    }
+
+    private static Path realPath(ModelInput m) {
+        try {
+            return m.checkpoint().location().toRealPath();
+        } catch (IOException e) {
+            return m.checkpoint().location().toAbsolutePath().normalize();
+        }
+    }
+
+    /**
+     * What the run will read after the tensors: config.json must parse as a JSON object (else the run would fail
+     * only once every tensor is written); a missing one is a warning, and the output has none.
+     */
+    private void checkConfig(Path configSource) {
+        Path config = configSource.resolve(ModelFiles.CONFIG);
+        if (!Files.isRegularFile(config)) {
+            Warnings.warn(configSource + ": has no " + ModelFiles.CONFIG + ", so the output will have"
+                    + " none (transformers needs one to load the model: copy it in afterwards)");
+            return;
+        }
+        if (!(Json.read(config) instanceof ObjectNode)) {
+            throw new FormatException(config, "is not a JSON object");
+        }
+    }
+
+    /**
+     * An {@code exclude:} regex that matches no tensor of any input (nor an output name) is most likely a typo, and
+     * the tensors it meant are merged: a warning naming it.
+     */
+    private void warnUnmatchedExcludes(List<TensorJob> jobs) {
+        List<Pattern> patterns = recipe.exclude();
+        for (int i = 0; i < patterns.size(); i++) {
+            Pattern p = patterns.get(i);
+            boolean matched = jobs.stream().anyMatch(j -> p.matcher(j.name()).lookingAt())
+                    || opened.values().stream().flatMap(c -> c.tensors().stream())
+                            .anyMatch(t -> p.matcher(t.name()).lookingAt());
+            if (!matched) {
+                Warnings.warn(recipe.path() + ": exclude[" + i + "]: '" + p.pattern() + "' matches no"
+                        + " tensor (regexes match the start of tensor names): nothing is excluded by it");
+            }
+        }
     }
 
     /** The model's tensor; a missing {@code lm_head.weight} falls back to the tied input embedding. */

@@ -19,7 +19,9 @@ import java.util.OptionalInt;
  * source, and renamed to its output index. Gradients run over each slice's layers ({@code t = i/(L−1)}, and
  * 1 for a one-layer slice, as mergekit). Tensors outside the layers come from the first slice's sources
  * (input embeddings) or the last slice's (final norm, lm_head, everything else), at gradient position 0 as
- * merge-semantics.md sets for non-layer tensors. config.json gets the new {@code num_hidden_layers}.
+ * merge-semantics.md sets for non-layer tensors. config.json gets the new {@code num_hidden_layers}. A slice's
+ * own {@code base_model} and {@code parameters} apply to its layers (and, for the first and last slice, to the
+ * tensors outside the layers they give), through {@link Recipe#isBase} and {@link Recipe#mergeParameters(OutputSlice)}.
  */
 final class SlicePlanner {
 
@@ -34,9 +36,12 @@ final class SlicePlanner {
     }
 
     MergePlan build() {
-        base = recipe.baseModel().map(planner::open).orElse(null);
+        // the plan's base (model card, reference tensors): the recipe's, else the first slice base (mergekit)
+        base = recipe.baseModel().or(() -> recipe.slices().stream().flatMap(s -> s.baseModel().stream()).findFirst())
+                .map(planner::open).orElse(null);
         for (OutputSlice s : recipe.slices()) {
             for (OutputSlice.Source src : s.sources()) inputs.computeIfAbsent(src.model(), planner::open);
+            planner.checkDistinct(s.entries(), recipe.baseModelOf(s));
         }
         List<OutputSlice> slices = recipe.slices();
         OutputSlice first = slices.get(0);
@@ -89,7 +94,7 @@ final class SlicePlanner {
         }
         StoredTensor source = baseTensor != null ? baseTensor : tensors.get(0);
         if (recipe.isExcluded(outName) || !source.info().dtype().isMergeable()) tensors.clear();
-        return planner.job(outName, source, baseTensor, models, tensors, entries, t);
+        return planner.job(outName, source, baseTensor, models, tensors, entries, t, s);
     }
 
     /** The source whose layers define the slice's tensor names: the base's where it is apart, else the first. */

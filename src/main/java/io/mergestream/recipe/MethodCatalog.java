@@ -37,8 +37,8 @@ import java.util.Optional;
  *       to an integer), {@code tol} (1e-5); {@code model_stock}: {@code filter_wise} (false);
  *       {@code passthrough}: {@code scale} per model (1); {@code arcee_fusion}: none.</li>
  * </ul>
- * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are rejected as
- * unknown for that method rather than silently dropped.
+ * Parameters that a method would ignore (e.g. {@code density} with {@code task_arithmetic}) are ignored with a
+ * warning naming the key path, as mergekit ignores them (an error with {@code --strict}): see RecipeParser.
  */
 public final class MethodCatalog {
 
@@ -101,7 +101,9 @@ public final class MethodCatalog {
                     List.of(ParameterDef.flag("normalize_weights", true),
                             ParameterDef.number("eps", 1e-8, NumberRange.POSITIVE)), 1, ANY),
             other("karcher", BaseUse.MERGED, List.of(),
-                    List.of(ParameterDef.number("max_iter", 10, NumberRange.NON_NEGATIVE),
+                    // at most 10000 iterations: each costs O(K²) on the Gram matrix, and the step converges
+                    // to f64 precision in far fewer (mergekit: 10); an unbounded max_iter with tol 0 never ends
+                    List.of(ParameterDef.number("max_iter", 10, new NumberRange(0, true, 10_000, true)),
                             ParameterDef.number("tol", 1e-5, NumberRange.NON_NEGATIVE)), 1, ANY),
             other("model_stock", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.flag("filter_wise", false)),
                     2, ANY),

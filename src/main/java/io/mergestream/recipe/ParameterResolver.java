@@ -3,6 +3,7 @@ package io.mergestream.recipe;
 import io.mergestream.recipe.ParameterDef.Type;
 import io.mergestream.recipe.Setting.Leaf;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.regex.Matcher;
@@ -10,7 +11,8 @@ import java.util.regex.Pattern;
 
 /**
  * Resolves parameters for one tensor the way mergekit does: the model's own {@code parameters:} first, then
- * the recipe's global {@code parameters:}, then the method's default. At each level a list of conditions
+ * (in a slice) the slice's {@code parameters:}, then the recipe's global {@code parameters:}, then the method's
+ * default. At each level a list of conditions
  * that has no match for the tensor falls through to the next level. Obtain one from
  * {@link Recipe#parametersFor(ModelEntry)} (per-model parameters) or {@link Recipe#mergeParameters()}.
  *
@@ -24,13 +26,18 @@ public final class ParameterResolver {
 
     private final MethodSpec method;
     private final Optional<ModelEntry> model;
-    private final Parameters global;
+    /** The blocks consulted after the model's own, in order: a slice's {@code parameters:}, then the top-level. */
+    private final List<Parameters> levels;
     private final RecipeErrors errors;
 
     ParameterResolver(MethodSpec method, Optional<ModelEntry> model, Parameters global, RecipeErrors errors) {
+        this(method, model, List.of(global), errors);
+    }
+
+    ParameterResolver(MethodSpec method, Optional<ModelEntry> model, List<Parameters> levels, RecipeErrors errors) {
         this.method = method;
         this.model = model;
-        this.global = global;
+        this.levels = List.copyOf(levels);
         this.errors = errors;
     }
 
@@ -114,14 +121,16 @@ public final class ParameterResolver {
         Optional<Leaf> own = model.filter(m -> method.isModelParameter(param))
                 .flatMap(m -> m.parameters().get(param))
                 .flatMap(s -> s.select(tensorName));
-        return own
-                .or(() -> global.get(param).flatMap(s -> s.select(tensorName)))
-                .or(def::defaultValue)
-                .orElseThrow(() -> missing(param, tensorName));
+        if (own.isPresent()) return own.get();
+        for (Parameters level : levels) {
+            Optional<Leaf> value = level.get(param).flatMap(s -> s.select(tensorName));
+            if (value.isPresent()) return value.get();
+        }
+        return def.defaultValue().orElseThrow(() -> missing(param, tensorName));
     }
 
     private RuntimeException missing(String param, String tensorName) {
-        Parameters where = model.map(ModelEntry::parameters).orElse(global);
+        Parameters where = model.map(ModelEntry::parameters).orElse(levels.get(levels.size() - 1));
         String who = model.map(m -> "model '" + m.model() + "' has ").orElse("there is ");
         return errors.at(new KeyPath(where.keyPath()).key(param),
                 who + "no " + param + " for tensor '" + tensorName + "' (" + param

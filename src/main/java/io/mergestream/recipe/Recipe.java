@@ -24,7 +24,8 @@ import java.util.stream.Stream;
  * @param parameters       the global {@code parameters:} block
  * @param seed             the DARE mask seed, a 64-bit unsigned integer held in a long's bits
  *                         (print it with {@link Long#toUnsignedString(long)}); 0 by default
- * @param tokenizerSource  {@code tokenizer_source} as written ({@code base}, {@code union} or a model)
+ * @param tokenizerSource  {@code tokenizer_source} ({@code base}, {@code union} or a model; the legacy
+ *                         {@code model:PATH} is given as {@code PATH})
  * @param tokenizer        the {@code tokenizer:} block (never together with {@code tokenizer_source})
  * @param chatTemplate     {@code chat_template} as written: {@code auto}, a built-in template's name or a Jinja
  *                         template (validated, see {@link io.mergestream.format.ChatTemplates})
@@ -54,14 +55,28 @@ public record Recipe(
         exclude = List.copyOf(exclude);
     }
 
-    /** Reads and validates a recipe file; every problem is a one-line {@link io.mergestream.MergestreamException}. */
+    /**
+     * Reads and validates a recipe file; every problem is a one-line {@link io.mergestream.MergestreamException}.
+     * What mergekit accepts and ignores (unknown keys, parameters the method does not use) is reported through
+     * {@link io.mergestream.Warnings}, one line each naming the key path.
+     */
     public static Recipe load(Path file) {
-        return RecipeParser.parse(file);
+        return load(file, false);
+    }
+
+    /** As {@link #load(Path)}; with {@code strict} every warning is an error with the same text ({@code --strict}). */
+    public static Recipe load(Path file, boolean strict) {
+        return RecipeParser.parse(file, strict);
     }
 
     /** Validates recipe text as if read from {@code file} (which names it in errors and anchors relative paths). */
     public static Recipe parse(String yaml, Path file) {
-        return RecipeParser.parse(yaml, file);
+        return parse(yaml, file, false);
+    }
+
+    /** As {@link #parse(String, Path)}, with warnings turned into errors when {@code strict}. */
+    public static Recipe parse(String yaml, Path file, boolean strict) {
+        return RecipeParser.parse(yaml, file, strict);
     }
 
     /**
@@ -78,8 +93,20 @@ public record Recipe(
         return method.name();
     }
 
+    /** True if the entry is the base model: of its slice (a slice's own {@code base_model} wins), else the recipe's. */
     public boolean isBase(ModelEntry entry) {
-        return baseModel.filter(entry.model()::equals).isPresent();
+        Optional<String> base = sliceOf(entry).map(this::baseModelOf).orElse(baseModel);
+        return base.filter(entry.model()::equals).isPresent();
+    }
+
+    /** The slice's base model: its own {@code base_model}, else the recipe's (mergekit's rule). */
+    public Optional<String> baseModelOf(OutputSlice slice) {
+        return slice.baseModel().or(() -> baseModel);
+    }
+
+    /** The slice a {@code sources:} entry belongs to; empty for {@code models:} entries and the base entry. */
+    public Optional<OutputSlice> sliceOf(ModelEntry entry) {
+        return slices.stream().filter(s -> s.entries().contains(entry)).findFirst();
     }
 
     /** The {@code models} entries other than the base model, in recipe order. */
@@ -123,23 +150,39 @@ public record Recipe(
         return slices.isEmpty() ? List.of(models) : slices.stream().map(OutputSlice::entries).toList();
     }
 
+    /** Where an entry sits in the recipe ({@code models[1]}, {@code slices[0].sources[2]}), for messages. */
+    public static String keyPathOf(ModelEntry entry) {
+        String p = entry.parameters().keyPath();
+        return p.endsWith(".parameters") ? p.substring(0, p.length() - ".parameters".length()) : p;
+    }
+
     /** {@code base_model} as an entry without parameters, for methods that merge it like the listed models. */
     public ModelEntry baseEntry() {
         String base = baseModel.orElseThrow(() -> new IllegalStateException("the recipe has no base_model"));
         return new ModelEntry(base, Parameters.none("base_model.parameters"));
     }
 
-    /** Resolves a model's parameters: its own, then the global ones, then the method's defaults. */
+    /** Resolves a model's parameters: its own, then its slice's, then the global ones, then the method's defaults. */
     public ParameterResolver parametersFor(ModelEntry entry) {
-        boolean known = models.contains(entry) || entry.equals(baseModel.map(b -> baseEntry()).orElse(null))
-                || slices.stream().anyMatch(s -> s.entries().contains(entry));
+        Optional<OutputSlice> slice = sliceOf(entry);
+        boolean known = slice.isPresent() || models.contains(entry)
+                || entry.equals(baseModel.map(b -> baseEntry()).orElse(null));
         if (!known) throw new IllegalArgumentException("'" + entry.model() + "' is not in this recipe");
-        return new ParameterResolver(method, Optional.of(entry), parameters, errors());
+        return new ParameterResolver(method, Optional.of(entry), levels(slice), errors());
     }
 
     /** Resolves merge-wide parameters (normalize, lambda, rescale, sign_election, t ...): global, then defaults. */
     public ParameterResolver mergeParameters() {
         return new ParameterResolver(method, Optional.empty(), parameters, errors());
+    }
+
+    /** Merge-wide parameters for the layers of {@code slice}: the slice's own, then global, then defaults. */
+    public ParameterResolver mergeParameters(OutputSlice slice) {
+        return new ParameterResolver(method, Optional.empty(), levels(Optional.of(slice)), errors());
+    }
+
+    private List<Parameters> levels(Optional<OutputSlice> slice) {
+        return slice.map(s -> List.of(s.parameters(), parameters)).orElse(List.of(parameters));
     }
 
     /** True if the tensor is taken from the base unchanged: some {@code exclude} regex matches its start. */
@@ -148,19 +191,38 @@ public record Recipe(
     }
 
     /**
-     * Linear with {@code normalize} divides by the sum of the weights; a zero sum is a recipe error (mergekit
-     * writes inf). Checked at load time when no weight depends on the tensor; the planner calls this per tensor
-     * otherwise, with the tensor's gradient position {@code t}. Sums below 1e-8 in magnitude count as zero, as the task-arithmetic divisor does.
+     * Linear with {@code normalize} and multislerp with {@code normalize_weights} divide by the sum of the weights;
+     * a zero sum is a recipe error (mergekit writes inf or NaN). Checked at load time when no weight depends on
+     * the tensor; the planner calls this per tensor otherwise, with the tensor's slice (null for {@code models:})
+     * and gradient position {@code t}. Sums below 1e-8 in magnitude count as zero, as the task-arithmetic divisor
+     * does.
      */
-    public void checkLinearDivisor(List<ModelEntry> merged, String tensorName, double t) {
-        if (method.base() != MethodSpec.BaseUse.LISTED_ONLY
-                || !mergeParameters().resolveBoolean("normalize", tensorName)) return;
+    public void checkWeightSum(OutputSlice slice, List<ModelEntry> merged, String tensorName, double t) {
+        String flag = switch (method.name()) {
+            case "linear" -> "normalize";
+            case "multislerp" -> "normalize_weights";
+            default -> null;
+        };
+        if (flag == null || merged.size() < (flag.equals("normalize") ? 1 : 2)) return; // a lone multislerp input is copied
+        ParameterResolver merge = slice == null ? mergeParameters() : mergeParameters(slice);
+        if (!merge.resolveBoolean(flag, tensorName)) return;
         double sum = 0;
-        for (ModelEntry m : merged) sum += parametersFor(m).resolveNumberAt("weight", tensorName, t);
+        double largest = 0;
+        for (ModelEntry m : merged) {
+            double w = parametersFor(m).resolveNumberAt("weight", tensorName, t);
+            sum += w;
+            largest = Math.max(largest, Math.abs(w));
+        }
+        String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
+        KeyPath where = slice == null ? KeyPath.root().key("models") : new KeyPath(slice.keyPath()).key("sources");
         if (Math.abs(sum) < 1e-8) {
-            String tensor = tensorName.isEmpty() ? "" : " for tensor '" + tensorName + "'";
-            throw errors().at(KeyPath.root().key("models"), "the weights sum to " + sum + tensor
-                    + " and linear with normalize divides by that sum: change a weight or set normalize: false");
+            throw errors().at(where, "the weights sum to " + sum + tensor + " and " + method.name() + " with " + flag
+                    + " divides by that sum: change a weight or set " + flag + ": false");
+        }
+        if (!Float.isFinite((float) (largest / Math.abs(sum)))) {
+            // each weight is finite, but divided by a tiny sum it is not, in the f32 the kernels compute in
+            throw errors().at(where, "a weight divided by the weights' sum " + sum + tensor + " is not finite as a"
+                    + " 32-bit float: change the weights or set " + flag + ": false");
         }
     }
 

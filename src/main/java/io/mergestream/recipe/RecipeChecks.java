@@ -7,42 +7,58 @@ import java.util.Optional;
 
 /**
  * The rules that span several keys and need no checkpoint: a base model where the method needs one, no model
- * listed twice, as many models as the method merges, every required parameter given, (linear) no weights
- * summing to zero, and for {@code slices:} sources of equal length that include the base where it is needed.
- * A group is the {@code models:} list or one slice's sources; each is checked on its own.
+ * listed twice, as many models as the method merges, every required parameter given, (linear, multislerp) no
+ * weights summing to zero, and for {@code slices:} sources of equal length that include the base where it is
+ * needed. A group is the {@code models:} list or one slice's sources; each is checked on its own, a slice with
+ * its own {@code base_model} and {@code parameters} where it has them.
  */
 final class RecipeChecks {
 
     private RecipeChecks() {}
 
     static void check(Recipe recipe, RecipeErrors errors) {
-        MethodSpec method = recipe.method();
-        if (method.requiresBase() && recipe.baseModel().isEmpty()) {
-            throw errors.at(KeyPath.root().key("base_model"), "missing: " + method.name() + (method.needsBase()
-                    ? " merges the models' differences from a base model" : " takes the base model as an input"));
-        }
-        checkRequiredMergeParameters(recipe, errors);
         if (recipe.slices().isEmpty()) {
-            checkGroup(recipe, recipe.models(), KeyPath.root().key("models"), errors);
+            checkBase(recipe, recipe.baseModel(), KeyPath.root().key("base_model"), errors);
+            checkRequiredMergeParameters(recipe, List.of(recipe.parameters()), errors);
+            checkGroup(recipe, recipe.models(), KeyPath.root().key("models"), recipe.baseModel(), Optional.empty(), errors);
         } else {
             for (int i = 0; i < recipe.slices().size(); i++) {
+                OutputSlice slice = recipe.slices().get(i);
                 KeyPath sources = KeyPath.root().key("slices").index(i).key("sources");
-                checkSlice(recipe, recipe.slices().get(i), sources, errors);
-                checkGroup(recipe, recipe.slices().get(i).entries(), sources, errors);
+                boolean someSliceHasOne = recipe.slices().stream().anyMatch(x -> x.baseModel().isPresent());
+                checkBase(recipe, recipe.baseModelOf(slice), someSliceHasOne
+                        ? KeyPath.root().key("slices").index(i).key("base_model") : KeyPath.root().key("base_model"), errors);
+                checkRequiredMergeParameters(recipe, List.of(slice.parameters(), recipe.parameters()), errors);
+                checkSlice(recipe, slice, sources, errors);
+                checkGroup(recipe, slice.entries(), sources, recipe.baseModelOf(slice), Optional.of(slice), errors);
             }
         }
         if (isTensorIndependent(recipe)) {
             // otherwise the sum depends on the tensor, and the planner checks it per tensor
-            for (List<ModelEntry> group : recipe.groups()) recipe.checkLinearDivisor(recipe.mergedModels(group), "", 0);
+            if (recipe.slices().isEmpty()) {
+                recipe.checkWeightSum(null, recipe.mergedModels(), "", 0);
+            } else {
+                for (OutputSlice s : recipe.slices()) recipe.checkWeightSum(s, recipe.mergedModels(s.entries()), "", 0);
+            }
         }
     }
 
-    private static void checkGroup(Recipe recipe, List<ModelEntry> group, KeyPath path, RecipeErrors errors) {
+    private static void checkBase(Recipe recipe, Optional<String> base, KeyPath path, RecipeErrors errors) {
+        MethodSpec method = recipe.method();
+        if (method.requiresBase() && base.isEmpty()) {
+            throw errors.at(path, "missing: " + method.name() + (method.needsBase()
+                    ? " merges the models' differences from a base model" : " takes the base model as an input")
+                    + (recipe.slices().isEmpty() ? "" : " (give base_model, or a base_model in every slice)"));
+        }
+    }
+
+    private static void checkGroup(Recipe recipe, List<ModelEntry> group, KeyPath path, Optional<String> base,
+                                   Optional<OutputSlice> slice, RecipeErrors errors) {
         MethodSpec method = recipe.method();
         checkNoDuplicates(group, path, errors);
         if (method.separatesBase()) checkBaseHasNoParameters(recipe, group, errors);
         List<ModelEntry> merged = recipe.mergedModels(group);
-        boolean baseApart = method.separatesBase() && recipe.baseModel().isPresent();
+        boolean baseApart = method.separatesBase() && base.isPresent();
         int inputs = merged.size() + (baseApart ? 1 : 0);
         if (method.loneInputAllowed() && inputs == 1) return; // as mergekit, a lone input is the output
         if (merged.isEmpty()) throw errors.at(path, "lists only the base model: add the models to merge");
@@ -55,21 +71,25 @@ final class RecipeChecks {
         }
         for (ParameterDef p : method.modelParameters()) {
             if (!p.isRequired()) continue;
+            boolean inBlocks = recipe.parameters().get(p.name()).isPresent()
+                    || slice.flatMap(s -> s.parameters().get(p.name())).isPresent();
             for (ModelEntry m : merged) {
-                if (m.parameters().get(p.name()).isEmpty() && recipe.parameters().get(p.name()).isEmpty()) {
+                if (m.parameters().get(p.name()).isEmpty() && !inBlocks) {
                     throw errors.at(new KeyPath(m.parameters().keyPath()).key(p.name()), "missing: model '" + m.model()
-                            + "' needs a " + p.name() + " (or set one in the top-level parameters)");
+                            + "' needs a " + p.name() + " (or set one in the " + (slice.isPresent() ? "slice's or the " : "")
+                            + "top-level parameters)");
                 }
             }
         }
     }
 
-    /** mergekit reads merge-wide parameters such as slerp's {@code t} only from the top-level block. */
-    private static void checkRequiredMergeParameters(Recipe recipe, RecipeErrors errors) {
+    /** mergekit reads merge-wide parameters such as slerp's {@code t} only from the top-level (or a slice's) block. */
+    private static void checkRequiredMergeParameters(Recipe recipe, List<Parameters> blocks, RecipeErrors errors) {
         for (ParameterDef p : recipe.method().mergeParameters()) {
-            if (p.isRequired() && recipe.parameters().get(p.name()).isEmpty()) {
+            if (p.isRequired() && blocks.stream().allMatch(b -> b.get(p.name()).isEmpty())) {
                 throw errors.at(new KeyPath(recipe.parameters().keyPath()).key(p.name()), "missing: "
-                        + recipe.method().name() + " needs " + p.name() + " in the top-level parameters");
+                        + recipe.method().name() + " needs " + p.name() + " in the top-level parameters"
+                        + (blocks.size() > 1 ? " (or in every slice's)" : ""));
             }
         }
     }
@@ -84,10 +104,11 @@ final class RecipeChecks {
                         + " (all sources of a slice give the same number of layers)");
             }
         }
+        Optional<String> base = recipe.baseModelOf(slice);
         boolean needsBaseLayers = recipe.method().requiresBase()
-                || (recipe.method().separatesBase() && recipe.baseModel().isPresent());
+                || (recipe.method().separatesBase() && base.isPresent());
         if (needsBaseLayers && slice.entries().stream().noneMatch(recipe::isBase)) {
-            throw errors.at(path, "has no source from base_model '" + recipe.baseModel().orElseThrow() + "' ("
+            throw errors.at(path, "has no source from base_model '" + base.orElseThrow() + "' ("
                     + recipe.method().name() + " needs the base model's layers in every slice)");
         }
     }
@@ -107,16 +128,18 @@ final class RecipeChecks {
     private static void checkBaseHasNoParameters(Recipe recipe, List<ModelEntry> group, RecipeErrors errors) {
         for (ModelEntry m : group) {
             if (recipe.isBase(m) && !m.parameters().isEmpty()) {
-                throw errors.at(new KeyPath(m.parameters().keyPath()), "the base model's parameters have no effect with "
+                errors.warn(new KeyPath(m.parameters().keyPath()), "the base model's parameters have no effect with "
                         + recipe.method().name() + " (" + (recipe.method().needsBase()
-                        ? "deltas are taken from it" : "it is an input of its own") + "): remove them");
+                        ? "deltas are taken from it" : "it is an input of its own") + "): ignored, as mergekit ignores them");
             }
         }
     }
 
     private static boolean isTensorIndependent(Recipe recipe) {
-        if (!isUniform(recipe.parameters().get("normalize"))) return false;
-        if (!isUniform(recipe.parameters().get("weight"))) return false;
+        for (String p : List.of("normalize", "normalize_weights", "weight")) {
+            if (!isUniform(recipe.parameters().get(p))) return false;
+            for (OutputSlice s : recipe.slices()) if (!isUniform(s.parameters().get(p))) return false;
+        }
         return recipe.groups().stream().flatMap(List::stream).allMatch(m -> isUniform(m.parameters().get("weight")));
     }
 

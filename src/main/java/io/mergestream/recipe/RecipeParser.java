@@ -1,10 +1,6 @@
 package io.mergestream.recipe;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.mergestream.MergestreamException;
 import io.mergestream.format.ChatTemplates;
 import io.mergestream.tensor.DType;
@@ -24,8 +20,10 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * Turns a mergekit YAML recipe into a {@link Recipe}, checking its structure key by key. The YAML is read
- * into a tree and validated by hand (not bound to classes) so that every error can name the key path.
- * Cross-field rules (base model, duplicates, weights) are in {@link RecipeChecks}.
+ * into a tree ({@link RecipeYaml}) and validated by hand (not bound to classes) so that every error can name the
+ * key path. Lenient where mergekit is: what it accepts and ignores (unknown keys, parameters a method does not
+ * use) is a warning naming the key path, an error when strict; what it rejects is an error. Cross-field rules
+ * (base model, duplicates, weights) are in {@link RecipeChecks}.
  */
 final class RecipeParser {
 
@@ -35,10 +33,10 @@ final class RecipeParser {
     private static final List<String> KEYS_NOT_SUPPORTED_YET = List.of("modules");
     private static final List<String> MODEL_KEYS = List.of("model", "parameters");
     private static final BigInteger MAX_SEED = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
-
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-            // a key written twice is almost always an editing slip; PyYAML would silently keep the last one
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /** No recipe is near this size; a larger file is refused before it is read into memory. */
+    private static final long MAX_RECIPE_BYTES = 4L * RecipeYaml.MAX_CODE_POINTS;
+    /** mergekit's tokenizer_source once took {@code model:PATH}; it dropped the prefix in 2024 (now just PATH). */
+    private static final String LEGACY_MODEL_PREFIX = "model:";
 
     private final RecipeErrors errors;
     private final SettingParser settings;
@@ -48,18 +46,23 @@ final class RecipeParser {
         this.settings = new SettingParser(errors);
     }
 
-    static Recipe parse(Path file) {
+    static Recipe parse(Path file, boolean strict) {
         String text;
         try {
+            long size = Files.size(file);
+            if (size > MAX_RECIPE_BYTES) {
+                throw new RecipeErrors(file.toString()).at(KeyPath.root(), "is " + size + " bytes, too large for a recipe"
+                        + " (at most " + MAX_RECIPE_BYTES + ")");
+            }
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new MergestreamException(file + ": cannot read the recipe: " + e, e);
         }
-        return parse(text, file);
+        return parse(text, file, strict);
     }
 
-    static Recipe parse(String yaml, Path file) {
-        RecipeErrors errors = new RecipeErrors(file.toString());
+    static Recipe parse(String yaml, Path file, boolean strict) {
+        RecipeErrors errors = new RecipeErrors(file.toString(), strict);
         Recipe recipe = new RecipeParser(errors).read(yaml, file);
         RecipeChecks.check(recipe, errors);
         return recipe;
@@ -67,9 +70,14 @@ final class RecipeParser {
 
     private Recipe read(String yaml, Path file) {
         JsonNode root = tree(yaml);
-        checkKeys(root, KeyPath.root(), KEYS, KEYS_NOT_SUPPORTED_YET);
+        if (root.has("modules")) {
+            throw errors.at(KeyPath.root().key("modules"), "modules: (multi-module architectures, e.g. a vision tower"
+                    + " and a language model merged apart) needs architecture definitions, which mergestream does not"
+                    + " have yet: merge with models: or slices: instead");
+        }
         MethodSpec method = MethodCatalog.lookup(
                 text(required(root, KeyPath.root(), "merge_method"), KeyPath.root().key("merge_method")), errors);
+        checkTopLevelKeys(root, method);
         boolean sliced = optional(root, "slices").isPresent();
         if (sliced && optional(root, "models").isPresent()) {
             throw errors.at(KeyPath.root().key("slices"), "give either models or slices, not both (as in mergekit)");
@@ -82,13 +90,43 @@ final class RecipeParser {
                 parameters(root.get("parameters"), KeyPath.root().key("parameters"), method, true),
                 optional(root, "dtype").map(n -> dtype(n, KeyPath.root().key("dtype"))),
                 optional(root, "out_dtype").map(n -> dtype(n, KeyPath.root().key("out_dtype"))),
-                optional(root, "tokenizer_source").map(n -> text(n, KeyPath.root().key("tokenizer_source"))),
+                optional(root, "tokenizer_source").map(this::tokenizerSource),
                 tokenizer(root),
                 optional(root, "chat_template").map(this::chatTemplate),
                 optional(root, "seed").map(this::seed).orElse(0L),
                 optional(root, "exclude").map(this::exclude).orElse(List.of()),
                 yaml,
                 file);
+    }
+
+    /**
+     * mergekit ignores keys it does not know (pydantic's default), so a recipe written for it may carry
+     * {@code name:}, a misplaced {@code int8_mask:} and the like: each is a warning naming the key.
+     */
+    private void checkTopLevelKeys(JsonNode root, MethodSpec method) {
+        for (Map.Entry<String, JsonNode> field : root.properties()) {
+            String key = field.getKey();
+            if (KEYS_NOT_SUPPORTED_YET.contains(key)) {
+                throw errors.at(KeyPath.root().key(key), "'" + key + "' is not supported yet by mergestream");
+            }
+            if (KEYS.contains(key)) continue;
+            String hint = method.parameter(key).isPresent()
+                    ? "; " + key + " is a parameter of " + method.name() + ": put it under parameters:" : "";
+            errors.warn(KeyPath.root().key(key), "not a recipe key: ignored, as mergekit ignores it (recipe keys: "
+                    + String.join(", ", KEYS) + ")" + hint);
+        }
+    }
+
+    /**
+     * {@code tokenizer_source}: {@code base}, {@code union} or a model; the legacy {@code model:PATH} is read as
+     * {@code PATH}.
+     */
+    private String tokenizerSource(JsonNode node) {
+        KeyPath path = KeyPath.root().key("tokenizer_source");
+        String source = text(node, path);
+        if (source.startsWith(LEGACY_MODEL_PREFIX)) source = source.substring(LEGACY_MODEL_PREFIX.length()).strip();
+        if (source.isBlank()) throw errors.at(path, "is empty (base, union or a model)");
+        return source;
     }
 
     /** The {@code tokenizer:} block; together with {@code tokenizer_source} it is ambiguous, so an error. */
@@ -109,18 +147,16 @@ final class RecipeParser {
     }
 
     private JsonNode tree(String yaml) {
-        JsonNode root;
-        try {
-            root = YAML.readTree(yaml);
-        } catch (JsonProcessingException e) {
-            String line = e.getLocation() == null ? "" : "line " + e.getLocation().getLineNr() + ": ";
-            throw errors.at(KeyPath.root(), line + "not valid YAML: " + e.getOriginalMessage());
-        }
+        JsonNode root = RecipeYaml.read(yaml, errors);
         if (root == null || root.isMissingNode() || root.isNull()) throw errors.at(KeyPath.root(), "the recipe is empty");
         if (!root.isObject()) throw errors.at(KeyPath.root(), "a recipe is a mapping of keys (merge_method, models ...)");
         return root;
     }
 
+    /**
+     * Keys of a mapping inside the recipe (a model entry, a slice, a source): as mergekit, unknown ones are
+     * ignored, with a warning each; {@code notSupportedYet} are refused.
+     */
     void checkKeys(JsonNode node, KeyPath path, List<String> allowed, List<String> notSupportedYet) {
         for (Map.Entry<String, JsonNode> field : node.properties()) {
             String key = field.getKey();
@@ -128,7 +164,8 @@ final class RecipeParser {
                 throw errors.at(path.key(key), "'" + key + "' is not supported yet by mergestream");
             }
             if (!allowed.contains(key)) {
-                throw errors.at(path.key(key), "unknown key (allowed: " + String.join(", ", allowed) + ")");
+                errors.warn(path.key(key), "unknown key: ignored, as mergekit ignores it (known here: "
+                        + String.join(", ", allowed) + ")");
             }
         }
     }
@@ -164,30 +201,49 @@ final class RecipeParser {
         return model;
     }
 
+    /**
+     * A {@code parameters:} block. {@code global}: the top-level or a slice's block, where every parameter of the
+     * method may be given; else a model's (or a slice source's), where merge-wide parameters have no effect. A
+     * parameter the method does not use is checked as mergekit checks every parameter value (a number, a list of
+     * numbers or of {@code {filter, value}} entries), then ignored with a warning, as mergekit ignores it.
+     */
     Parameters parameters(JsonNode node, KeyPath path, MethodSpec method, boolean global) {
         if (node == null || node.isNull()) return Parameters.none(path.text());
         if (!node.isObject()) throw errors.at(path, "must be a mapping of parameter names to values");
         Map<String, Setting> values = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> field : node.properties()) {
-            KeyPath at = path.key(field.getKey());
-            ParameterDef def = parameterDef(field.getKey(), at, method, global);
+            String name = field.getKey();
+            KeyPath at = path.key(name);
             if (field.getValue().isNull()) throw errors.at(at, "has no value");
-            values.put(field.getKey(), settings.parse(field.getValue(), def, at));
+            Optional<ParameterDef> def = method.parameter(name);
+            if (def.isEmpty()) {
+                if (!isWordOfAnotherMethod(name, field.getValue())) settings.checkIgnored(field.getValue(), at);
+                List<String> used = global ? method.allParameterNames() : method.modelParameterNames();
+                errors.warn(at, method.name() + " does not use " + name + ": ignored, as mergekit ignores it ("
+                        + (used.isEmpty() ? method.name() + " takes no " + (global ? "" : "per-model ") + "parameters"
+                        : method.name() + " takes " + (global ? "" : "per model: ") + String.join(", ", used)) + ")");
+                continue;
+            }
+            Setting setting = settings.parse(field.getValue(), def.get(), at);
+            if (!global && !method.isModelParameter(name)) {
+                // mergekit reads merge-wide parameters from the top-level (or slice) block only
+                errors.warn(at, name + " applies to the whole merge and is ignored in a model's parameters, as"
+                        + " mergekit ignores it there: move it to the top-level parameters");
+                continue;
+            }
+            values.put(name, setting);
         }
         return new Parameters(values, path.text());
     }
 
-    private ParameterDef parameterDef(String name, KeyPath at, MethodSpec method, boolean global) {
-        Optional<ParameterDef> def = method.parameter(name);
-        if (def.isEmpty()) {
-            List<String> allowed = global ? method.allParameterNames() : method.modelParameterNames();
-            throw errors.at(at, "unknown parameter for " + method.name() + " (allowed: " + String.join(", ", allowed) + ")");
-        }
-        if (!global && !method.isModelParameter(name)) {
-            // mergekit reads merge-wide parameters only from the global block and silently ignores them here
-            throw errors.at(at, name + " applies to the whole merge: move it to the top-level parameters");
-        }
-        return def.get();
+    /**
+     * mergestream's own word-valued parameters ({@code sign_election: sum}) given to a method without them: the
+     * word is valid for the methods that have the parameter, so it is ignored like a number would be.
+     */
+    private static boolean isWordOfAnotherMethod(String name, JsonNode value) {
+        return value.isTextual() && MethodCatalog.supportedNames().stream()
+                .flatMap(m -> MethodCatalog.find(m).flatMap(spec -> spec.parameter(name)).stream())
+                .anyMatch(def -> def.choices().contains(value.asText()));
     }
 
     private DType dtype(JsonNode node, KeyPath path) {
@@ -224,7 +280,7 @@ final class RecipeParser {
         return List.copyOf(patterns);
     }
 
-    private static Optional<JsonNode> optional(JsonNode parent, String key) {
+    static Optional<JsonNode> optional(JsonNode parent, String key) {
         return Optional.ofNullable(parent.get(key)).filter(n -> !n.isNull());
     }
 

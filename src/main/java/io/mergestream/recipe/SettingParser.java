@@ -42,14 +42,16 @@ final class SettingParser {
         if (!node.isObject()) {
             throw errors.at(path, "expected a {filter, value} entry like the others in this list, not " + show(node));
         }
+        JsonNode value = node.get("value");
+        boolean hasValue = value != null && !value.isNull();
         for (Map.Entry<String, JsonNode> field : node.properties()) {
             String key = field.getKey();
-            if (!key.equals("filter") && !key.equals("value")) {
-                throw errors.at(path.key(key), "unknown key in a condition (allowed: filter, value)");
-            }
+            if (key.equals("filter") || key.equals("value")) continue;
+            // without a value mergekit rejects the condition; the unknown key is then most likely its misspelling
+            if (!hasValue) throw errors.at(path.key(key), "unknown key in a condition (allowed: filter, value)");
+            errors.warn(path.key(key), "unknown key in a condition: ignored, as mergekit ignores it (allowed: filter, value)");
         }
-        JsonNode value = node.get("value");
-        if (value == null || value.isNull()) throw errors.at(path.key("value"), "missing (a condition needs a value)");
+        if (!hasValue) throw errors.at(path.key("value"), "missing (a condition needs a value)");
         JsonNode filter = node.get("filter");
         if (filter != null && !filter.isNull() && !filter.isTextual()) {
             throw errors.at(path.key("filter"), "must be a substring of tensor names, not " + show(filter));
@@ -90,11 +92,76 @@ final class SettingParser {
             throw errors.at(path, node.asText() + (def.range().equals(ParameterDef.NumberRange.FINITE)
                     ? " is not a finite number" : " is outside " + def.range().describe()));
         }
+        checkFiniteAsFloat(v, node, path);
         return v;
+    }
+
+    /**
+     * The kernels compute in f32, where a weight of 1e39 or a lambda of 1e300 is infinite and the whole output
+     * NaN or Inf; no parameter has a meaningful value beyond f32's range, so every recipe number must fit.
+     */
+    private void checkFiniteAsFloat(double v, JsonNode node, KeyPath path) {
+        if (!Float.isFinite((float) v)) {
+            throw errors.at(path, node.asText() + " is not finite as a 32-bit float, which mergestream computes in"
+                    + " (the largest is " + Float.MAX_VALUE + ")");
+        }
+    }
+
+    /**
+     * A parameter the method does not use: mergekit still validates it as a number, a list of numbers or of
+     * {@code {filter, value}} entries (booleans read as 0 and 1), so anything else is an error here too. Numbers
+     * must be finite, as everywhere in a recipe.
+     */
+    void checkIgnored(JsonNode node, KeyPath path) {
+        if (node.isObject()) {
+            ignoredCondition(node, path);
+        } else if (node.isArray() && !node.isEmpty() && allObjects(node)) {
+            for (int i = 0; i < node.size(); i++) ignoredCondition(node.get(i), path.index(i));
+        } else {
+            ignoredValue(node, path);
+        }
+    }
+
+    private void ignoredCondition(JsonNode node, KeyPath path) {
+        JsonNode value = node.get("value");
+        if (value == null || value.isNull()) throw errors.at(path.key("value"), "missing (a condition needs a value)");
+        JsonNode filter = node.get("filter");
+        if (filter != null && !filter.isNull() && !filter.isTextual()) {
+            throw errors.at(path.key("filter"), "must be a substring of tensor names, not " + show(filter));
+        }
+        ignoredValue(value, path.key("value"));
+    }
+
+    private void ignoredValue(JsonNode node, KeyPath path) {
+        if (node.isArray()) {
+            if (node.isEmpty()) throw errors.at(path, "an empty list is not a value (give a number or a gradient)");
+            for (int i = 0; i < node.size(); i++) ignoredScalar(node.get(i), path.index(i));
+        } else {
+            ignoredScalar(node, path);
+        }
+    }
+
+    private void ignoredScalar(JsonNode node, KeyPath path) {
+        if (node.isBoolean()) return;
+        double v;
+        if (node.isNumber()) {
+            v = node.doubleValue();
+        } else if (node.isTextual() && DECIMAL.matcher(node.asText().strip()).matches()) {
+            v = Double.parseDouble(node.asText().strip());
+        } else {
+            throw errors.at(path, show(node) + " is not a number, a list of numbers or {filter, value} entries,"
+                    + " the values mergekit accepts for a parameter");
+        }
+        if (!Double.isFinite(v)) throw errors.at(path, node.asText() + " is not a finite number");
+        checkFiniteAsFloat(v, node, path);
     }
 
     private Leaf flag(JsonNode node, ParameterDef def, KeyPath path) {
         if (node.isBoolean()) return new Setting.Flag(node.booleanValue());
+        // mergekit reads every parameter as a float and tests its truth, so 0, 1, 0.0 and 1.0 are flags there
+        if (node.isNumber() && (node.doubleValue() == 0 || node.doubleValue() == 1)) {
+            return new Setting.Flag(node.doubleValue() == 1);
+        }
         if (node.isTextual() && def.choices().contains(node.asText())) return new Setting.Word(node.asText());
         if (node.isTextual() && def.notSupportedYet().contains(node.asText())) {
             throw errors.at(path, node.asText() + " is not supported yet by mergestream (use true or false"

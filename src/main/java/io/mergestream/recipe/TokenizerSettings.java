@@ -74,8 +74,10 @@ public record TokenizerSettings(String source, Map<String, TokenSource> tokens, 
         boolean force = false;
         JsonNode f = node.get("force");
         if (f != null && !f.isNull()) {
-            if (!f.isBoolean()) throw errors.at(path.key("force"), SettingParser.show(f) + " is not true or false");
-            force = f.asBoolean();
+            // pydantic reads 0 and 1 as booleans, so mergekit does
+            boolean number = f.isNumber() && (f.doubleValue() == 0 || f.doubleValue() == 1);
+            if (!f.isBoolean() && !number) throw errors.at(path.key("force"), SettingParser.show(f) + " is not true or false");
+            force = number ? f.doubleValue() == 1 : f.asBoolean();
         }
         JsonNode s = node.get("source");
         KeyPath sp = path.key("source");
@@ -113,10 +115,12 @@ public record TokenizerSettings(String source, Map<String, TokenSource> tokens, 
         }
     }
 
+    /** mergekit (pydantic) ignores keys it does not know here too: a warning each, an error when strict. */
     private static void checkKeys(JsonNode node, KeyPath path, List<String> allowed, RecipeErrors errors) {
         for (Map.Entry<String, JsonNode> field : node.properties()) {
             if (!allowed.contains(field.getKey())) {
-                throw errors.at(path.key(field.getKey()), "unknown key (allowed: " + String.join(", ", allowed) + ")");
+                errors.warn(path.key(field.getKey()), "unknown key: ignored, as mergekit ignores it (allowed: "
+                        + String.join(", ", allowed) + ")");
             }
         }
     }

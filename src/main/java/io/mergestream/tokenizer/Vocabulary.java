@@ -54,7 +54,9 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         JsonNode vocab = model.get("vocab");
         if (vocab != null && vocab.isObject()) {
             for (Map.Entry<String, JsonNode> e : vocab.properties()) {
-                if (!e.getValue().canConvertToInt()) throw new FormatException(file, "model.vocab['" + e.getKey() + "'] is not an id");
+                if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
+                    throw new FormatException(file, "model.vocab['" + e.getKey() + "'] is not an id (an integer >= 0)");
+                }
                 byId.putIfAbsent(e.getValue().asInt(), e.getKey());
             }
         } else if (vocab != null && vocab.isArray()) { // Unigram: [[piece, score], ...], id = position
@@ -68,9 +70,17 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         } else {
             throw new FormatException(file, "has no model.vocab (a map of tokens to ids, or a Unigram list)");
         }
-        for (JsonNode a : root.path("added_tokens")) {
+        JsonNode addedTokens = root.path("added_tokens");
+        if (!addedTokens.isMissingNode() && !addedTokens.isNull() && !addedTokens.isArray()) {
+            // the run rewrites this list for a merged vocabulary and would fail on it only after the tensors
+            throw new FormatException(file, "added_tokens is not a list");
+        }
+        for (JsonNode a : addedTokens) {
             if (!a.isObject() || !a.path("id").canConvertToInt() || !a.path("content").isTextual()) {
                 throw new FormatException(file, "added_tokens holds an entry without id and content");
+            }
+            if (a.get("id").asInt() < 0) {
+                throw new FormatException(file, "added_tokens entry '" + a.get("content").asText() + "' has a negative id");
             }
             byId.put(a.get("id").asInt(), a.get("content").asText()); // an added token wins over the model's piece
             added.putIfAbsent(a.get("content").asText(), (ObjectNode) a.deepCopy());
@@ -78,6 +88,9 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         Path addedJson = dir.resolve("added_tokens.json");
         if (Files.isRegularFile(addedJson)) {
             for (Map.Entry<String, JsonNode> e : Json.read(addedJson).properties()) {
+                if (e.getValue().canConvertToInt() && e.getValue().asInt() < 0) {
+                    throw new FormatException(addedJson, "'" + e.getKey() + "' has a negative id");
+                }
                 if (e.getValue().canConvertToInt() && !byId.containsKey(e.getValue().asInt())) {
                     byId.put(e.getValue().asInt(), e.getKey());
                     added.putIfAbsent(e.getKey(), entry(e.getValue().asInt(), e.getKey(), null));
@@ -91,8 +104,9 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
                 int id;
                 try {
                     id = Integer.parseInt(e.getKey());
+                    if (id < 0) throw new NumberFormatException();
                 } catch (NumberFormatException ex) {
-                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id");
+                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id (an integer >= 0)");
                 }
                 if (content.isTextual() && !byId.containsKey(id)) {
                     byId.put(id, content.asText());

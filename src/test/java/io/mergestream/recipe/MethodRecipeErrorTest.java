@@ -1,6 +1,7 @@
 package io.mergestream.recipe;
 
 import static io.mergestream.recipe.RecipeFixtures.assertError;
+import static io.mergestream.recipe.RecipeFixtures.assertWarning;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
@@ -57,9 +58,9 @@ class MethodRecipeErrorTest {
     }
 
     @Test
-    void slerpWithAWeight() {
-        assertError(SLERP.replace("[base, ft1]", "[base, {model: ft1, parameters: {weight: 1}}]"),
-                "models[1].parameters.weight: ", "unknown parameter for slerp");
+    void slerpWithAWeightIsAWarningAsMergekitIgnoresIt() {
+        assertWarning(SLERP.replace("[base, ft1]", "[base, {model: ft1, parameters: {weight: 1}}]"),
+                "models[1].parameters.weight: ", "slerp does not use weight", "slerp takes no per-model parameters");
     }
 
     @Test
@@ -122,15 +123,10 @@ class MethodRecipeErrorTest {
         assertError("merge_method: passthrough\nslices:\n  - {}\n", "slices[0].sources: ", "missing");
     }
 
-    @Test
-    void sliceBaseModelIsNotSupportedYet() {
-        assertError(SLICES.replace("  - sources:\n      - {model: b", "  - base_model: b\n    sources:\n      - {model: b"),
-                "slices[1].base_model: ", "not supported yet");
-    }
 
     @Test
     void sliceSourceWithAnUnknownKey() {
-        assertError(SLICES.replace("layer_range: [0, 4]}", "layer_range: [0, 4], layers: 4}"),
+        assertWarning(SLICES.replace("layer_range: [0, 4]}", "layer_range: [0, 4], layers: 4}"),
                 "slices[0].sources[0].layers: ", "unknown key");
     }
 
@@ -178,7 +174,7 @@ class MethodRecipeErrorTest {
 
     @Test
     void sliceSourceParameterForTheWrongMethod() {
-        assertError(SLICES.replace("{model: b, layer_range: [2, 4]}", "{model: b, layer_range: [2, 4], parameters: {weight: 1}}"),
-                "slices[1].sources[0].parameters.weight: ", "unknown parameter for passthrough");
+        assertWarning(SLICES.replace("{model: b, layer_range: [2, 4]}", "{model: b, layer_range: [2, 4], parameters: {weight: 1}}"),
+                "slices[1].sources[0].parameters.weight: ", "passthrough does not use weight");
     }
 }

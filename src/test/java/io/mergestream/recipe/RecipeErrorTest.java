@@ -5,6 +5,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 import static io.mergestream.recipe.RecipeFixtures.assertError;
+import static io.mergestream.recipe.RecipeFixtures.assertWarning;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** One test per recipe error: the message is one line, starts with the file and names the key and the problem. */
@@ -58,8 +59,9 @@ class RecipeErrorTest {
     }
 
     @Test
-    void unknownTopLevelKey() {
-        assertError(DARE + "random_seed: 42\n", "random_seed: ", "unknown key", "allowed: merge_method", "seed", "exclude");
+    void unknownTopLevelKeyIsAWarningAsMergekitIgnoresIt() {
+        assertWarning(DARE + "random_seed: 42\n", "random_seed: ", "not a recipe key", "ignored",
+                "recipe keys: merge_method", "seed", "exclude");
     }
 
     @Test
@@ -69,18 +71,18 @@ class RecipeErrorTest {
 
     @Test
     void tokenizerBlockKeysAreChecked() {
-        assertError(DARE + "tokenizer: {source: union, pad_to: 8}\n", "tokenizer.pad_to: ", "unknown key",
-                "source, tokens, pad_to_multiple_of");
+        assertWarning(DARE + "tokenizer: {source: union, pad_to: 8}\n", "tokenizer.pad_to: ", "unknown key",
+                "ignored", "source, tokens, pad_to_multiple_of");
         assertError(DARE + "tokenizer: {pad_to_multiple_of: 0}\n", "tokenizer.pad_to_multiple_of: ", "not a positive integer");
         assertError(DARE + "tokenizer: union\n", "tokenizer: ", "must be a mapping");
-        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: m, forced: true}}}\n", "tokenizer.tokens.<x>.forced: ",
-                "unknown key (allowed: source, force)");
+        assertWarning(DARE + "tokenizer: {tokens: {'<x>': {source: m, forced: true}}}\n", "tokenizer.tokens.<x>.forced: ",
+                "unknown key", "allowed: source, force");
         assertError(DARE + "tokenizer: {tokens: {'<x>': {force: true}}}\n", "tokenizer.tokens.<x>.source: ", "missing");
         assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: embed}}}}\n",
                 "tokenizer.tokens.<x>.source.kind: ", "'embed' is not a token source kind");
         assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: model_token, model: m, token: a, token_id: 1}}}}\n",
                 "tokenizer.tokens.<x>.source: ", "exactly one of token_id and token");
-        assertError(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: zero, model: m}}}}\n",
+        assertWarning(DARE + "tokenizer: {tokens: {'<x>': {source: {kind: zero, model: m}}}}\n",
                 "tokenizer.tokens.<x>.source.model: ", "unknown key");
         assertError(DARE + "tokenizer_source: union\ntokenizer: {source: union}\n", "tokenizer: ", "not both");
     }
@@ -113,9 +115,9 @@ class RecipeErrorTest {
     }
 
     @Test
-    void unknownKeyInAModelEntry() {
-        assertError(DARE.replace("  - model: ft2\n", "  - model: ft2\n    layer_range: [0, 4]\n"),
-                "models[2].layer_range: ", "unknown key", "allowed: model, parameters");
+    void unknownKeyInAModelEntryIsAWarning() {
+        assertWarning(DARE.replace("  - model: ft2\n", "  - model: ft2\n    layer_range: [0, 4]\n"),
+                "models[2].layer_range: ", "unknown key", "ignored", "known here: model, parameters");
     }
 
     @Test
@@ -165,9 +167,9 @@ class RecipeErrorTest {
     }
 
     @Test
-    void parametersOnTheBaseModel() {
-        assertError(DARE.replace("  - model: base\n", "  - model: base\n    parameters: {weight: 1}\n"),
-                "models[0].parameters: ", "base model", "no effect");
+    void parametersOnTheBaseModelAreAWarning() {
+        assertWarning(DARE.replace("  - model: base\n", "  - model: base\n    parameters: {weight: 1}\n"),
+                "models[0].parameters: ", "base model", "no effect", "ignored");
     }
 
     @Test
@@ -266,29 +268,32 @@ class RecipeErrorTest {
     }
 
     @Test
-    void signElectionOnAMethodWithoutConsensus() {
-        assertError(DARE.replace("dare_ties", "dare_linear") + "parameters: {sign_election: sum}\n",
-                "parameters.sign_election: ", "unknown parameter for dare_linear");
+    void signElectionOnAMethodWithoutConsensusIsAWarning() {
+        assertWarning(DARE.replace("dare_ties", "dare_linear") + "parameters: {sign_election: sum}\n",
+                "parameters.sign_election: ", "dare_linear does not use sign_election", "ignored");
     }
 
     @Test
-    void misspeltModelParameter() {
-        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, densty: 0.5}\n  - model: ft2"),
-                "models[1].parameters.densty: ", "unknown parameter for dare_ties", "allowed: weight, density");
+    void misspeltModelParameterIsAWarningAsMergekitIgnoresIt() {
+        assertWarning(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, densty: 0.5}\n  - model: ft2"),
+                "models[1].parameters.densty: ", "dare_ties does not use densty", "per model: weight, density");
     }
 
     @Test
-    void densityWithAMethodThatDoesNotSparsify() {
-        assertError("""
+    void densityWithAMethodThatDoesNotSparsifyIsAWarning() {
+        String yaml = """
                 merge_method: task_arithmetic
                 base_model: b
                 models: [{model: a, parameters: {weight: 1, density: 0.5}}]
-                """, "models[0].parameters.density: ", "unknown parameter for task_arithmetic", "allowed: weight");
+                """;
+        assertWarning(yaml, "models[0].parameters.density: ", "task_arithmetic does not use density", "per model: weight");
+        assertTrue(RecipeFixtures.warningsOf(() -> assertTrue(RecipeFixtures.parse(yaml).models().get(0).parameters()
+                .get("density").isEmpty(), "an ignored parameter is not kept")).size() == 1);
     }
 
     @Test
-    void mergeWideParameterGivenPerModel() {
-        assertError(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, normalize: true}\n  - model: ft2"),
+    void mergeWideParameterGivenPerModelIsAWarning() {
+        assertWarning(DARE.replace("weight: 0.5, density: 0.5}\n  - model: ft2", "weight: 0.5, normalize: true}\n  - model: ft2"),
                 "models[1].parameters.normalize: ", "applies to the whole merge", "top-level parameters");
     }
 
@@ -372,9 +377,9 @@ class RecipeErrorTest {
                   - {model: a, parameters: {weight: [{filter: mlp, value: -1}, {value: 1}]}}
                   - {model: b, parameters: {weight: 1}}
                 """);
-        r.checkLinearDivisor(r.mergedModels(), "model.layers.0.self_attn.q_proj.weight", 0);
+        r.checkWeightSum(null, r.mergedModels(), "model.layers.0.self_attn.q_proj.weight", 0);
         var e = assertThrows(MergestreamException.class,
-                () -> r.checkLinearDivisor(r.mergedModels(), "model.layers.0.mlp.up_proj.weight", 0));
+                () -> r.checkWeightSum(null, r.mergedModels(), "model.layers.0.mlp.up_proj.weight", 0));
         assertTrue(e.getMessage().startsWith("recipe.yml: models: the weights sum to 0"), e.getMessage());
         assertTrue(e.getMessage().contains("'model.layers.0.mlp.up_proj.weight'"), e.getMessage());
     }
@@ -411,8 +416,8 @@ class RecipeErrorTest {
 
     @Test
     void gammaBelongsToBreadcrumbsOnly() {
-        assertError(recipe("ties", "weight: 1, density: 0.5, gamma: 0.1"), "models[0].parameters.gamma: ",
-                "unknown parameter for ties");
+        assertWarning(recipe("ties", "weight: 1, density: 0.5, gamma: 0.1"), "models[0].parameters.gamma: ",
+                "ties does not use gamma");
     }
 
     @Test
@@ -431,9 +436,9 @@ class RecipeErrorTest {
 
     @Test
     void epsilonBelongsToDellaAndRam() {
-        assertError(recipe("breadcrumbs", "weight: 1, epsilon: 0.1"), "models[0].parameters.epsilon: ",
-                "unknown parameter for breadcrumbs");
-        assertError(recipe("ram", "epsilon: 0.1"), "models[0].parameters.epsilon: ",
+        assertWarning(recipe("breadcrumbs", "weight: 1, epsilon: 0.1"), "models[0].parameters.epsilon: ",
+                "breadcrumbs does not use epsilon");
+        assertWarning(recipe("ram", "epsilon: 0.1"), "models[0].parameters.epsilon: ",
                 "applies to the whole merge");
     }
 
@@ -444,9 +449,11 @@ class RecipeErrorTest {
 
     @Test
     void sceAndRamTakeNoWeights() {
-        assertError(recipe("sce", "weight: 1"), "models[0].parameters.weight: ", "unknown parameter for sce");
-        assertError(recipe("ram", "") + "parameters: {weight: 1}\n", "parameters.weight: ", "unknown parameter for ram");
-        assertError(recipe("ram", "") + "parameters: {r: 0.1}\n", "parameters.r: ", "unknown parameter for ram");
+        assertWarning(recipe("sce", "weight: 1"), "models[0].parameters.weight: ", "sce does not use weight",
+                "sce takes no per-model parameters");
+        assertWarning(recipe("ram", "") + "parameters: {weight: 1}\n", "parameters.weight: ", "ram does not use weight",
+                "ram takes epsilon");
+        assertWarning(recipe("ram", "") + "parameters: {r: 0.1}\n", "parameters.r: ", "ram does not use r");
     }
 
     @Test

@@ -1,12 +1,16 @@
 package io.mergestream.recipe;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Loads the sample recipes under src/test/resources/io/mergestream/recipe, and checks recipe errors. */
 final class RecipeFixtures {
@@ -26,6 +30,38 @@ final class RecipeFixtures {
 
     static Recipe parse(String yaml) {
         return Recipe.parse(yaml, Path.of("recipe.yml"));
+    }
+
+    /** The warnings {@code action} reports, in order; the previous listener is restored afterwards. */
+    static List<String> warningsOf(Runnable action) {
+        List<String> warnings = new ArrayList<>();
+        Warnings.Listener previous = Warnings.set(warnings::add);
+        try {
+            action.run();
+        } finally {
+            Warnings.set(previous);
+        }
+        return warnings;
+    }
+
+    /** The warnings parsing {@code yaml} (not strict) reports. */
+    static List<String> warnings(String yaml) {
+        return warningsOf(() -> parse(yaml));
+    }
+
+    /**
+     * Asserts that {@code yaml} parses with exactly one warning, one line naming the file and {@code keyPath} and
+     * mentioning every {@code problem} word; and that with {@code strict} the same text is the error.
+     */
+    static void assertWarning(String yaml, String keyPath, String... problem) {
+        List<String> warnings = warnings(yaml);
+        assertEquals(1, warnings.size(), "one warning: " + warnings);
+        String w = warnings.get(0);
+        assertFalse(w.contains("\n"), "one line: " + w);
+        assertTrue(w.startsWith("recipe.yml: " + keyPath), "names " + keyPath + ": " + w);
+        for (String p : problem) assertTrue(w.contains(p), "mentions '" + p + "': " + w);
+        var e = assertThrows(MergestreamException.class, () -> Recipe.parse(yaml, Path.of("recipe.yml"), true));
+        assertEquals(w, e.getMessage(), "--strict makes the warning an error with the same text");
     }
 
     /**
