@@ -5,7 +5,6 @@ import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.ShardSize;
-import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
@@ -100,7 +99,7 @@ final class DareCommand implements Callable<Integer> {
             }
         }
         long maxShard = ShardSize.parse(shardSize);
-        MergeKernel kernel = Kernels.byName(kernelName);
+        MergeKernel kernel = MergeCommand.kernel(kernelName);
         DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, !noRescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,

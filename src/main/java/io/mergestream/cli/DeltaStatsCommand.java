@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
 /** {@code mergestream delta-stats}: what a fine-tune changed, and whether DARE suits it. */
 @Command(name = "delta-stats", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Statistics of delta = model - base in one streamed pass, per tensor, per layer and for the "
-                + "whole model: |delta| quantiles 50/90/99 (within 0.4% of the true value) and max (exact), mean, std, "
+                + "whole model: |delta| quantiles 50/90/99 (within 0.4%% of the true value) and max (exact), mean, std, "
                 + "fraction of |delta| within 0.005 and 0.03, cosine(model, base), ||delta||/||base||; then a verdict: "
                 + "SFT-like (and the drop rates DARE typically survives), large deltas (and the drop rate above which "
                 + "DARE is expected to degrade), or not a fine-tune of this base. Thresholds: docs/delta-stats.md."})

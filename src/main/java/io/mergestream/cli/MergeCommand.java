@@ -65,9 +65,9 @@ final class MergeCommand implements Callable<Integer> {
         if (threads < 1) throw new io.mergestream.MergestreamException("--threads must be at least 1");
         if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
         long maxShard = ShardSize.parse(shardSize);
+        MergeKernel kernel = kernel(kernelName);
         Recipe recipe = Recipe.load(recipePath);
         long s = seed != null ? seed : recipe.seed();
-        MergeKernel kernel = Kernels.byName(kernelName);
         try (MergePlan plan = Planner.plan(recipe, s)) {
             if (dryRun) {
                 printPlan(spec.commandLine().getOut(), plan);
@@ -79,6 +79,15 @@ final class MergeCommand implements Callable<Integer> {
             printSummary(sum, plan, kernel, threads, out);
         }
         return 0;
+    }
+
+    /** The kernel {@code --kernel} names; a name that is none, or one this JVM cannot run, is bad input. */
+    static MergeKernel kernel(String name) {
+        try {
+            return Kernels.byName(name);
+        } catch (IllegalArgumentException e) {
+            throw new io.mergestream.MergestreamException("--kernel " + name + ": " + e.getMessage());
+        }
     }
 
     /** The summary line every run that writes a model prints on stderr (merge, dare). */

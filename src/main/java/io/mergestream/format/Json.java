@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
+import io.mergestream.InputFiles;
+import io.mergestream.Names;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -49,11 +51,18 @@ public final class Json {
         }
     }
 
+    /**
+     * Reads a JSON file of an input model (index, config, tokenizer files): only a regular file of at most
+     * {@link InputFiles#MAX_JSON_BYTES} (checked before reading, see {@link InputFiles}).
+     */
     public static JsonNode read(Path file) {
+        InputFiles.requireReadable(file, "JSON file", InputFiles.MAX_JSON_BYTES);
         try {
             return MAPPER.readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new FormatException(file, "is not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
         } catch (IOException e) {
-            throw new FormatException(file, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new UncheckedIOException("cannot read " + Names.printable(file) + ": " + e.getMessage(), e);
         }
     }
 }

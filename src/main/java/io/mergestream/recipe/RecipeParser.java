@@ -48,6 +48,8 @@ final class RecipeParser {
     }
 
     static Recipe parse(Path file) {
+        // A FIFO or /dev/zero given as the recipe would hang or fill the heap: a regular file of bounded size only.
+        io.mergestream.InputFiles.requireReadable(file, "recipe", io.mergestream.InputFiles.MAX_RECIPE_BYTES);
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
