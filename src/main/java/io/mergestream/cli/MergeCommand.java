@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.Names;
 import io.mergestream.engine.MemoryStats;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
@@ -95,26 +96,26 @@ final class MergeCommand implements Callable<Integer> {
         MemoryStats m = sum.memory();
         System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
                         + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
-                sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
+                sum.tensors(), plan.method().name(), kernel.name(), threads, Names.printable(out), Bytes.human(sum.bytesRead()),
                 Bytes.human(sum.bytesWritten()), sum.seconds(),
                 Bytes.human(sum.inputBytesPerSecond()), m.peakRssBytes() >> 20,
                 m.peakHeapBytes() >> 20);
     }
 
     private static void printPlan(PrintWriter out, MergePlan plan) {
-        out.printf("method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
-        if (plan.base() != null) out.printf("base     %s%n", plan.base().name());
-        plan.fineTunes().forEach(m -> out.printf("model    %s%n", m.name()));
-        if (plan.vocabulary() != null) out.printf("vocab    %s%n", plan.vocabulary().describe());
+        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
+        if (plan.base() != null) out.printf(Locale.ROOT, "base     %s%n", Names.printable(plan.base().name()));
+        plan.fineTunes().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m.name())));
+        if (plan.vocabulary() != null) out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(plan.vocabulary().describe()));
         for (TensorJob j : plan.jobs()) {
             String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
                     : plan.method().name() + " -> " + j.outDtype();
-            out.printf("  %-60s %-22s %-18s read %s write %s%n", j.name(), action,
+            out.printf(Locale.ROOT, "  %-60s %-22s %-18s read %s write %s%n", Names.printable(j.name()), action,
                     java.util.Arrays.toString(j.shape()), Bytes.human(j.inputBytes()), Bytes.human(j.outputBytes()));
         }
-        out.printf("tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
+        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
                 plan.jobs().size() - plan.mergedTensors());
-        out.printf("read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
+        out.printf(Locale.ROOT, "read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
         out.flush();
     }
 }
