@@ -1,6 +1,7 @@
 package io.mergestream.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.mergestream.InputFiles;
 import io.mergestream.Names;
 import io.mergestream.Warnings;
 import io.mergestream.format.safetensors.SafetensorsFile;
@@ -47,12 +48,14 @@ public final class Checkpoint implements AutoCloseable {
         if (!Files.exists(location)) {
             throw new FormatException(location, "no such file or directory");
         }
-        if (Files.isRegularFile(location)) {
+        if (!Files.isDirectory(location)) {
+            // A FIFO or a device (/dev/zero) is refused here, before anything opens it.
+            InputFiles.requireRegularFile(location, "safetensors file");
             return fromShards(location, List.of(location), null);
         }
         Path index = location.resolve(INDEX_FILE);
         Path single = location.resolve(SINGLE_FILE);
-        if (Files.isRegularFile(single)) {
+        if (Files.exists(single)) { // not only a regular one: a FIFO named so is refused by name, not skipped
             // transformers' from_pretrained looks for model.safetensors before the index (modeling_utils,
             // _get_resolved_checkpoint_files: SAFE_WEIGHTS_NAME, then SAFE_WEIGHTS_INDEX_NAME), so a
             // directory with both loads the single file: merge what the model's users load.
@@ -155,7 +158,8 @@ public final class Checkpoint implements AutoCloseable {
 
     private static List<Path> listSafetensors(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p))
+            // Special files are kept, to be refused by name when opened, rather than silently left out.
+            return s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && !Files.isDirectory(p))
                     .sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -120,8 +120,8 @@ public final class SafetensorsHeader {
      */
     public static SafetensorsHeader parse(Path file, MemorySegment json, long dataBytes) {
         // The reference decodes the whole header as UTF-8 before it parses JSON (std::str::from_utf8): so
-        // here, with the JDK's strict decoder (it refuses overlong forms and surrogates, as Rust's does,
-        // where Jackson's decoder does not), streamed through a small buffer.
+        // here, with the JDK's strict decoder (it refuses overlong forms and code points above U+10FFFF, as
+        // Rust's does, where Jackson's decoder lets them through), streamed through a small buffer.
         checkUtf8(file, json);
         if (json.byteSize() == 0 || json.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) != '{') {
             throw new FormatException(file, "header is not a JSON object (it must start with '{')");
