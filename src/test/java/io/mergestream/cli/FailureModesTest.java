@@ -223,6 +223,37 @@ class FailureModesTest {
         assertTrue(badNumber.oneLine().contains("'two'"), badNumber.err());
     }
 
+    // ------------------------------------------------------------------ names with control characters
+
+    @Test
+    void inspectAndDryRunShowControlCharactersInNamesEscaped() throws IOException {
+        String evil = "model.evil\n\u001b[2Jname";
+        java.util.Random rnd = new java.util.Random(3);
+        Path a = Files.createDirectories(dir.resolve("a"));
+        Path b = Files.createDirectories(dir.resolve("b"));
+        for (Path m : List.of(a, b)) {
+            io.mergestream.format.TestCheckpoints.write(m, List.of(
+                    io.mergestream.format.TestCheckpoints.random(rnd, evil, io.mergestream.tensor.DType.F32, 2),
+                    io.mergestream.format.TestCheckpoints.random(rnd, "ok", io.mergestream.tensor.DType.F32, 2)), Long.MAX_VALUE);
+        }
+        Run inspect = run("inspect", "--tensors", a.toString());
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("model.evil\\n\\u001b[2Jname "), inspect.out());
+        assertFalse(inspect.out().contains("\u001b"), "a raw ESC reached the terminal");
+        assertEquals(2, inspect.out().lines().filter(l -> l.endsWith("model.safetensors") && !l.startsWith(" ")).count(),
+                "one line per tensor:\n" + inspect.out());
+
+        Path rec = recipe("merge_method: linear\nparameters: {weight: 1.0}\nmodels:\n  - model: " + a + "\n  - model: " + b + "\n");
+        Run dry = run("merge", rec.toString(), "-o", dir.resolve("out").toString(), "--dry-run");
+        assertEquals(0, dry.code(), dry.err());
+        assertTrue(dry.out().contains("  model.evil\\n\\u001b[2Jname "), dry.out());
+        assertFalse(dry.out().contains("\u001b"));
+
+        Run json = run("inspect", "--tensors", "--json", a.toString());
+        assertEquals(evil, io.mergestream.format.Json.MAPPER.readTree(json.out()).get("tensors").get(0).get("name").asText(),
+                "JSON carries the name itself (its writer escapes it)");
+    }
+
     // ------------------------------------------------------------------ internal errors
 
     /** A directory with both layouts: opening it warns once, which lets a test make the warning throw. */
