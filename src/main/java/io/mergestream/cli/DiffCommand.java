@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
         description = {"Compares two checkpoints tensor by tensor: max and mean |a-b|, cosine, bit-identical elements, "
                 + "elements outside the tolerance; tensors in only one model and shape or dtype differences.",
                 "Exit code: 0 when every tensor is in both, with the same shape and dtype, and every element matches "
-                        + "(bit-identical, or within --tolerance when it is positive); 1 otherwise; 2 on bad input."})
+                        + "(bit-identical, or within --tolerance when it is positive); 1 otherwise; 2 on any trouble (bad input, I/O, internal error)."})
 final class DiffCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "A", description = "First model directory or .safetensors file.")
