@@ -204,12 +204,14 @@ public final class Checkpoint implements AutoCloseable {
     private static final class TensorIndex {
         private final StoredTensor[] ordered;
         private final int[] slots; // index into ordered + 1; 0 = empty; linear probing, load <= 1/2
+        private final int shift;
         private final List<StoredTensor> view;
 
         TensorIndex(Collection<StoredTensor> tensors) {
             ordered = tensors.toArray(new StoredTensor[0]);
             int capacity = Integer.highestOneBit(Math.max(2, ordered.length) * 2 - 1) << 1;
             slots = new int[capacity];
+            shift = 32 - Integer.numberOfTrailingZeros(capacity);
             for (int i = 0; i < ordered.length; i++) {
                 int s = slot(ordered[i].name());
                 while (slots[s] != 0) s = (s + 1) & (slots.length - 1);
@@ -218,9 +220,12 @@ public final class Checkpoint implements AutoCloseable {
             view = java.util.Collections.unmodifiableList(java.util.Arrays.asList(ordered));
         }
 
+        /**
+         * Fibonacci hashing: the top bits of hashCode times 2^32/phi. Names such as layers.{i}.experts.{j}
+         * have String hashes that differ in a few low digits, which clustered linear probing on the low bits.
+         */
         private int slot(String name) {
-            int h = name.hashCode();
-            return (h ^ (h >>> 16)) & (slots.length - 1);
+            return (name.hashCode() * 0x9E3779B9) >>> shift;
         }
 
         StoredTensor get(String name) {

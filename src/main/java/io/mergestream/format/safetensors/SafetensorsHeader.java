@@ -170,11 +170,20 @@ public final class SafetensorsHeader {
         return JSON.createParser(new ByteBufferBackedInputStream(json.asByteBuffer()));
     }
 
+    private static final java.lang.foreign.ValueLayout.OfLong LONG = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
     private static void checkUtf8(Path file, MemorySegment json) {
+        // Headers are nearly always ASCII: skip 8 ASCII bytes at a time (the decoder's loop over a mapped
+        // buffer goes byte by byte), and decode strictly from the first 8-byte block holding another byte.
+        long n = json.byteSize();
+        long at = 0;
+        while (at + 8 <= n && (json.get(LONG, at) & 0x8080808080808080L) == 0) at += 8;
+        while (at < n && json.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at) >= 0) at++;
+        if (at == n) return;
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
-        ByteBuffer in = json.asByteBuffer();
+        ByteBuffer in = json.asSlice(at).asByteBuffer();
         CharBuffer out = CharBuffer.allocate(8192);
         CoderResult r;
         do {
