@@ -1,8 +1,8 @@
 package io.mergestream.format.safetensors;
 
+import io.mergestream.InputFiles;
 import io.mergestream.Names;
 import io.mergestream.format.FormatException;
-import io.mergestream.InputFiles;
 import io.mergestream.format.MappedPages;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
