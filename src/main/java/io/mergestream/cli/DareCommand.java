@@ -6,7 +6,6 @@ import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.ModelLocator;
 import io.mergestream.format.ShardSize;
-import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
@@ -112,7 +111,7 @@ final class DareCommand implements Callable<Integer> {
         }
         TensorParams.Rescale rescale = rescale();
         long maxShard = ShardSize.parse(shardSize);
-        MergeKernel kernel = Kernels.byName(kernelName);
+        MergeKernel kernel = MergeCommand.kernel(kernelName);
         DarePlanner.Request request = new DarePlanner.Request(ModelLocator.locate(base.toString(), "--base"),
                 ModelLocator.locate(model.toString(), "--model"), rho, s, rescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {

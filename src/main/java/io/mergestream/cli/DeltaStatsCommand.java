@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Spec;
 /** {@code mergestream delta-stats}: what a fine-tune changed, and whether DARE suits it. */
 @Command(name = "delta-stats", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Statistics of delta = model - base in one streamed pass, per tensor, per layer and for the "
-                + "whole model: |delta| quantiles 50/90/99 (within 0.4% of the true value) and max (exact), mean, std, "
+                + "whole model: |delta| quantiles 50/90/99 (within 0.4%% of the true value) and max (exact), mean, std, "
                 + "fraction of |delta| within 0.005 and 0.03, cosine(model, base), ||delta||/||base||; then a verdict: "
                 + "SFT-like (and the drop rates DARE typically survives), large deltas (and the drop rate above which "
                 + "DARE is expected to degrade), or not a fine-tune of this base. Thresholds: docs/delta-stats.md."})
@@ -117,19 +118,21 @@ final class DeltaStatsCommand implements Callable<Integer> {
             "", "elements", "mean", "std", "p50|d|", "p90|d|", "p99|d|", "max|d|", "<=.005", "<=.03", "cosine", "relnorm");
 
     private static void printText(PrintWriter out, DeltaStats.Report r) {
-        out.printf("base   %s%nmodel  %s%n%n", r.base(), r.model());
+        out.printf(Locale.ROOT, "base   %s%nmodel  %s%n%n", Names.printable(r.base()), Names.printable(r.model()));
         out.println(HEADER);
-        for (DeltaStats.TensorStats t : r.tensors()) out.println(line(t.name(), t.figures()));
+        for (DeltaStats.TensorStats t : r.tensors()) out.println(line(Names.printable(t.name()), t.figures()));
         if (!r.layers().isEmpty()) {
             out.println();
             for (DeltaStats.LayerStats l : r.layers()) out.println(line("layer " + l.layer(), l.figures()));
         }
         out.println();
         out.println(line("whole model", r.overall()));
-        for (DeltaStats.Skipped s : r.skipped()) out.printf("not compared: %s (%s)%n", s.name(), s.reason());
+        for (DeltaStats.Skipped s : r.skipped()) {
+            out.printf(Locale.ROOT, "not compared: %s (%s)%n", Names.printable(s.name()), Names.printable(s.reason()));
+        }
         out.printf(Locale.ROOT, "%nelement-weighted per-tensor cosine %.4f, relative norm %.4f; quantiles within %.2f%%, max exact%n",
                 r.weightedCosine(), r.weightedRelativeNorm(), 100 * AbsHistogram.RELATIVE_ERROR);
-        out.printf("verdict: %s%n", r.verdict().summary());
+        out.printf(Locale.ROOT, "verdict: %s%n", r.verdict().summary());
     }
 
     private static String line(String name, Figures f) {

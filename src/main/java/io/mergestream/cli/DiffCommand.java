@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
@@ -25,7 +26,7 @@ import picocli.CommandLine.Spec;
         description = {"Compares two checkpoints tensor by tensor: max and mean |a-b|, cosine, bit-identical elements, "
                 + "elements outside the tolerance; tensors in only one model and shape or dtype differences.",
                 "Exit code: 0 when every tensor is in both, with the same shape and dtype, and every element matches "
-                        + "(bit-identical, or within --tolerance when it is positive); 1 otherwise; 2 on bad input."})
+                        + "(bit-identical, or within --tolerance when it is positive); 1 otherwise; 2 on any trouble (bad input, I/O, internal error)."})
 final class DiffCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "A", description = "First model directory or .safetensors file.")
@@ -75,7 +76,8 @@ final class DiffCommand implements Callable<Integer> {
         s.append(String.format(Locale.ROOT, "%-44s %-10s %9s %10s %10s %9s %11s %9s%n", "tensor", "dtype", "elements",
                 "max|a-b|", "mean|a-b|", "cosine", "identical", "over tol"));
         for (ModelDiff.TensorDiff t : r.tensors()) {
-            String name = t.name().length() > 44 ? "…" + t.name().substring(t.name().length() - 43) : t.name();
+            String shown = Names.printable(t.name());
+            String name = shown.length() > 44 ? "…" + shown.substring(shown.length() - 43) : shown;
             String dtype = t.dtypeA() == t.dtypeB() ? t.dtypeA().name() : t.dtypeA() + "/" + t.dtypeB();
             if (!t.compared()) {
                 s.append(String.format(Locale.ROOT, "%-44s %-10s %9d   (dtypes not comparable)%n", name, dtype, t.elements()));
@@ -85,16 +87,16 @@ final class DiffCommand implements Callable<Integer> {
                     t.elements(), t.maxAbs(), t.meanAbs(), t.cosine(), t.identical(), t.overTolerance(),
                     t.matches() ? "" : "  DIFFERS"));
         }
-        for (String n : r.onlyInA()) s.append("only in A: ").append(n).append('\n');
-        for (String n : r.onlyInB()) s.append("only in B: ").append(n).append('\n');
+        for (String n : r.onlyInA()) s.append("only in A: ").append(Names.printable(n)).append('\n');
+        for (String n : r.onlyInB()) s.append("only in B: ").append(Names.printable(n)).append('\n');
         for (ModelDiff.ShapeMismatch m : r.shapeMismatches()) {
-            s.append("shape differs: ").append(m.name()).append(' ').append(Arrays.toString(m.shapeA())).append(" vs ")
+            s.append("shape differs: ").append(Names.printable(m.name())).append(' ').append(Arrays.toString(m.shapeA())).append(" vs ")
                     .append(Arrays.toString(m.shapeB())).append('\n');
         }
         s.append(String.format(Locale.ROOT, "%s: %d tensors compared, %d differ, %d only in A, %d only in B, "
                         + "%d shape differences (tolerance %s)%n", r.matches() ? "MATCH" : "DIFFERENT", r.tensors().size(),
                 r.differingTensors(), r.onlyInA().size(), r.onlyInB().size(), r.shapeMismatches().size(),
-                r.tolerance() == 0 ? "0: bit-identical" : String.valueOf(r.tolerance())));
+                r.tolerance() == 0 ? "0: bit-identical" : Double.toString(r.tolerance())));
         return s.toString();
     }
 

@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Checkpoint;
@@ -71,10 +72,10 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private void printText(PrintWriter out, Checkpoint ckpt, Summary s) {
-        out.printf(Locale.ROOT, "model       %s%n", ckpt.location());
+        out.printf(Locale.ROOT, "model       %s%n", Names.printable(ckpt.location()));
         out.printf(Locale.ROOT, "shards      %d%n", ckpt.shards().size());
         for (TensorFile f : ckpt.shards()) {
-            out.printf(Locale.ROOT, "  %-40s %5d tensors  %s%n", f.path().getFileName(), f.tensors().size(), Bytes.human(f.fileSize()));
+            out.printf(Locale.ROOT, "  %-40s %5d tensors  %s%n", Names.printable(f.path().getFileName()), f.tensors().size(), Bytes.human(f.fileSize()));
         }
         out.printf(Locale.ROOT, "tensors     %d%n", ckpt.tensorCount());
         out.printf(Locale.ROOT, "parameters  %,d (%s)%n", s.parameters(), Bytes.count(s.parameters()));
@@ -87,7 +88,8 @@ final class InspectCommand implements Callable<Integer> {
             out.println();
             for (StoredTensor t : ckpt.tensors()) {
                 TensorInfo i = t.info();
-                out.printf(Locale.ROOT, "%-60s %-8s %-20s %s%n", i.name(), i.dtype(), i.shapeString(), t.shard().path().getFileName());
+                out.printf(Locale.ROOT, "%-60s %-8s %-20s %s%n", Names.printable(i.name()), i.dtype(), i.shapeString(),
+                        Names.printable(t.shard().path().getFileName()));
             }
         }
     }

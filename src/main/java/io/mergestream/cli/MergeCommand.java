@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.Names;
 import io.mergestream.engine.MemoryStats;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
@@ -72,9 +73,9 @@ final class MergeCommand implements Callable<Integer> {
         if (threads < 1) throw new io.mergestream.MergestreamException("--threads must be at least 1");
         if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
         long maxShard = ShardSize.parse(shardSize);
+        MergeKernel kernel = kernel(kernelName);
         Recipe recipe = Recipe.load(recipePath, strict);
         long s = seed != null ? seed : recipe.seed();
-        MergeKernel kernel = Kernels.byName(kernelName);
         try (MergePlan plan = Planner.plan(recipe, s)) {
             if (dryRun) {
                 // the run's own output check, so that a dry run fails exactly when the run would
@@ -90,34 +91,44 @@ final class MergeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The kernel {@code --kernel} names; a name that is none, or one this JVM cannot run, is bad input. */
+    static MergeKernel kernel(String name) {
+        try {
+            return Kernels.byName(name);
+        } catch (IllegalArgumentException e) {
+            throw new io.mergestream.MergestreamException("--kernel " + name + ": " + e.getMessage());
+        }
+    }
+
     /** The summary line every run that writes a model prints on stderr (merge, dare). */
     static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
         MemoryStats m = sum.memory();
         System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
                         + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
-                sum.tensors(), plan.method().name(), kernel.name(), threads, out, Bytes.human(sum.bytesRead()),
+                sum.tensors(), plan.method().name(), kernel.name(), threads, Names.printable(out), Bytes.human(sum.bytesRead()),
                 Bytes.human(sum.bytesWritten()), sum.seconds(),
                 Bytes.human(sum.inputBytesPerSecond()), m.peakRssBytes() >> 20,
                 m.peakHeapBytes() >> 20);
     }
 
     private static void printPlan(PrintWriter out, MergePlan plan) {
-        out.printf("method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
-        if (plan.base() != null) out.printf("base     %s%n", plan.base().name());
-        plan.fineTunes().forEach(m -> out.printf("model    %s%n", m.name()));
-        if (plan.vocabulary() != null) out.printf("vocab    %s%n", plan.vocabulary().describe());
+        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
+        if (plan.base() != null) out.printf(Locale.ROOT, "base     %s%n", Names.printable(plan.base().name()));
+        plan.fineTunes().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m.name())));
+        if (plan.vocabulary() != null) out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(plan.vocabulary().describe()));
         Path config = plan.configSource().resolve(ModelFiles.CONFIG);
-        out.printf("config   %s%n", Files.isRegularFile(config) ? config : "none (" + plan.configSource()
-                + " has no " + ModelFiles.CONFIG + ", so neither will the output)");
+        out.printf(Locale.ROOT, "config   %s%n", Files.isRegularFile(config) ? Names.printable(config.toString())
+                : "none (" + Names.printable(plan.configSource().toString()) + " has no " + ModelFiles.CONFIG
+                + ", so neither will the output)");
         for (TensorJob j : plan.jobs()) {
             String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
                     : plan.method().name() + " -> " + j.outDtype();
-            out.printf("  %-60s %-22s %-18s read %s write %s%n", j.name(), action,
+            out.printf(Locale.ROOT, "  %-60s %-22s %-18s read %s write %s%n", Names.printable(j.name()), action,
                     java.util.Arrays.toString(j.shape()), Bytes.human(j.inputBytes()), Bytes.human(j.outputBytes()));
         }
-        out.printf("tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
+        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
                 plan.jobs().size() - plan.mergedTensors());
-        out.printf("read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
+        out.printf(Locale.ROOT, "read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
         out.flush();
     }
 }

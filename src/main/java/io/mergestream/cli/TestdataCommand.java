@@ -8,6 +8,7 @@ import io.mergestream.testdata.FamilySpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -103,17 +104,17 @@ final class TestdataCommand implements Callable<Integer> {
         }
         FamilySpec r = gen.spec();
         PrintWriter pw = spec.commandLine().getOut();
-        pw.printf("%s family: %d layers, hidden %d, intermediate %d, vocab %d, heads %d/%d, %s, %s deltas%s, seed %d%n",
-                r.architecture().name().toLowerCase(), r.layers(), r.hidden(), r.intermediate(), r.vocab(), r.heads(),
-                r.kvHeads(), r.dtype().torchName(), r.deltas().name().toLowerCase(),
+        pw.printf(Locale.ROOT, "%s family: %d layers, hidden %d, intermediate %d, vocab %d, heads %d/%d, %s, %s deltas%s, seed %d%n",
+                r.architecture().name().toLowerCase(Locale.ROOT), r.layers(), r.hidden(), r.intermediate(), r.vocab(), r.heads(),
+                r.kvHeads(), r.dtype().torchName(), r.deltas().name().toLowerCase(Locale.ROOT),
                 r.unrelatedBase() ? ", unrelated base" : "", r.seed());
         pw.flush();
         FamilyGenerator.Result res = gen.generate(out, force);
         for (FamilyGenerator.ModelResult m : res.models()) {
-            pw.printf("  %-6s %4d tensors  %3d shard%s  %s%n", m.name(), m.tensors(), m.shards(),
+            pw.printf(Locale.ROOT, "  %-6s %4d tensors  %3d shard%s  %s%n", m.name(), m.tensors(), m.shards(),
                     m.shards() == 1 ? " " : "s", Bytes.human(m.bytes()));
         }
-        pw.printf("wrote %d models, %d tensors, %s (%,d bytes of tensor data) to %s in %.2f s (%.0f MB/s, %d threads)%n",
+        pw.printf(Locale.ROOT, "wrote %d models, %d tensors, %s (%,d bytes of tensor data) to %s in %.2f s (%.0f MB/s, %d threads)%n",
                 res.models().size(), res.tensors(), Bytes.human(res.bytes()), res.bytes(), res.directory(),
                 res.seconds(), res.megabytesPerSecond(), gen.threads());
         pw.flush();

@@ -2,10 +2,15 @@ package io.mergestream.format;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mergestream.InputFiles;
+import io.mergestream.Names;
+import io.mergestream.Warnings;
+import io.mergestream.format.safetensors.SafetensorsFile;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -33,28 +38,41 @@ public final class Checkpoint implements AutoCloseable {
 
     private final Path location;
     private final List<TensorFile> shards;
-    private final Map<String, StoredTensor> tensors;
+    private final TensorIndex tensors;
 
     private Checkpoint(Path location, List<TensorFile> shards, Map<String, StoredTensor> tensors) {
+        if (tensors.isEmpty()) {
+            // Every later step (plan, diff, stats) would do nothing and report success on an empty model.
+            throw new FormatException(location, "holds no tensors");
+        }
         this.location = location;
         this.shards = shards;
-        this.tensors = tensors;
+        this.tensors = new TensorIndex(tensors.values());
     }
 
     public static Checkpoint open(Path location) {
         if (!Files.exists(location)) {
             throw new FormatException(location, "no such file or directory");
         }
-        if (Files.isRegularFile(location)) {
+        if (!Files.isDirectory(location)) {
+            // A FIFO or a device (/dev/zero) is refused here, before anything opens it.
+            InputFiles.requireRegularFile(location, "safetensors file");
             return fromShards(location, List.of(location), null);
         }
         Path index = location.resolve(INDEX_FILE);
-        if (Files.isRegularFile(index)) {
-            return fromIndex(location, index);
-        }
         Path single = location.resolve(SINGLE_FILE);
-        if (Files.isRegularFile(single)) {
+        if (Files.exists(single)) { // not only a regular one: a FIFO named so is refused by name, not skipped
+            // transformers' from_pretrained looks for model.safetensors before the index (modeling_utils,
+            // _get_resolved_checkpoint_files: SAFE_WEIGHTS_NAME, then SAFE_WEIGHTS_INDEX_NAME), so a
+            // directory with both loads the single file: merge what the model's users load.
+            if (Files.exists(index)) {
+                Warnings.warn(Names.printable(location) + ": holds both " + SINGLE_FILE + " and " + INDEX_FILE
+                        + "; reading " + SINGLE_FILE + " and ignoring the index, as transformers does");
+            }
             return fromShards(location, List.of(single), null);
+        }
+        if (Files.exists(index)) {
+            return fromIndex(location, index);
         }
         List<Path> found = listSafetensors(location);
         if (!found.isEmpty()) return fromShards(location, found, null);
@@ -83,12 +101,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     private static Checkpoint fromIndex(Path dir, Path index) {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().readTree(index.toFile());
-        } catch (IOException e) {
-            throw new FormatException(index, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
+        JsonNode root = Json.read(index);
         JsonNode weightMap = root == null ? null : root.get("weight_map");
         if (weightMap == null || !weightMap.isObject()) {
             throw new FormatException(index, "has no weight_map object");
@@ -101,14 +114,22 @@ public final class Checkpoint implements AutoCloseable {
                 throw new FormatException(index, e.getKey(), "weight_map value is not a file name");
             }
             String file = e.getValue().textValue();
-            Path shard = dir.resolve(file).normalize();
-            // Compare absolute paths: Path.of(".").normalize() is the empty path, which no shard path starts with.
+            Path shard;
             Path base = dir.toAbsolutePath().normalize();
-            if (!base.resolve(file).normalize().startsWith(base)) {
-                throw new FormatException(index, e.getKey(), "weight_map points outside the model directory: " + file);
+            try {
+                shard = dir.resolve(file).normalize();
+                // Compare absolute paths: Path.of(".").normalize() is the empty path, which no shard path starts with.
+                if (!base.resolve(file).normalize().startsWith(base)) {
+                    throw new FormatException(index, e.getKey(), "weight_map points outside the model directory: "
+                            + Names.printable(file));
+                }
+            } catch (InvalidPathException ex) {
+                throw new FormatException(index, e.getKey(), "weight_map names an impossible file name '"
+                        + Names.printable(file) + "': " + ex.getReason());
             }
-            if (!Files.isRegularFile(shard)) {
-                throw new FormatException(index, e.getKey(), "shard " + file + " named by the index does not exist");
+            if (!Files.exists(shard)) {
+                throw new FormatException(index, e.getKey(), "shard " + Names.printable(file)
+                        + " named by the index does not exist");
             }
             expected.put(e.getKey(), file);
             shardFiles.putIfAbsent(file, shard);
@@ -128,7 +149,8 @@ public final class Checkpoint implements AutoCloseable {
                 for (TensorInfo t : f.tensors()) {
                     StoredTensor prev = tensors.put(t.name(), new StoredTensor(t, f));
                     if (prev != null) {
-                        throw new FormatException(p, t.name(), "also stored in " + prev.shard().path().getFileName());
+                        throw new FormatException(p, t.name(), "also stored in "
+                                + Names.printable(prev.shard().path().getFileName()));
                     }
                 }
             }
@@ -136,14 +158,15 @@ public final class Checkpoint implements AutoCloseable {
                 for (Map.Entry<String, String> e : check.weightMap().entrySet()) {
                     StoredTensor t = tensors.get(e.getKey());
                     if (t == null || !t.shard().path().getFileName().toString().equals(Path.of(e.getValue()).getFileName().toString())) {
-                        throw new FormatException(check.index(), e.getKey(), "the index maps it to " + e.getValue()
-                                + " but that shard does not hold it");
+                        throw new FormatException(check.index(), e.getKey(), "the index maps it to "
+                                + Names.printable(e.getValue()) + " but that shard does not hold it");
                     }
                 }
                 for (String name : tensors.keySet()) {
                     if (!check.weightMap().containsKey(name)) {
                         throw new FormatException(check.index(), name, "is stored in "
-                                + tensors.get(name).shard().path().getFileName() + " but missing from the index's weight_map");
+                                + Names.printable(tensors.get(name).shard().path().getFileName())
+                                + " but missing from the index's weight_map");
                     }
                 }
             }
@@ -156,7 +179,8 @@ public final class Checkpoint implements AutoCloseable {
 
     private static List<Path> listSafetensors(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p))
+            // Special files are kept, to be refused by name when opened, rather than silently left out.
+            return s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && !Files.isDirectory(p))
                     .sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -179,7 +203,7 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Tensors in shard order, then header order. */
     public Collection<StoredTensor> tensors() {
-        return tensors.values();
+        return tensors.inOrder();
     }
 
     public StoredTensor tensor(String name) {
@@ -187,11 +211,55 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public boolean contains(String name) {
-        return tensors.containsKey(name);
+        return tensors.get(name) != null;
     }
 
     public int tensorCount() {
-        return tensors.size();
+        return tensors.inOrder().size();
+    }
+
+    /**
+     * The tensors by name, in 12 bytes a tensor (an array slot and an open-addressing slot) where a
+     * LinkedHashMap takes about 50: a merge of three 100,000-tensor models holds 300,000 of them.
+     */
+    private static final class TensorIndex {
+        private final StoredTensor[] ordered;
+        private final int[] slots; // index into ordered + 1; 0 = empty; linear probing, load <= 1/2
+        private final int shift;
+        private final List<StoredTensor> view;
+
+        TensorIndex(Collection<StoredTensor> tensors) {
+            ordered = tensors.toArray(new StoredTensor[0]);
+            int capacity = Integer.highestOneBit(Math.max(2, ordered.length) * 2 - 1) << 1;
+            slots = new int[capacity];
+            shift = 32 - Integer.numberOfTrailingZeros(capacity);
+            for (int i = 0; i < ordered.length; i++) {
+                int s = slot(ordered[i].name());
+                while (slots[s] != 0) s = (s + 1) & (slots.length - 1);
+                slots[s] = i + 1;
+            }
+            view = java.util.Collections.unmodifiableList(java.util.Arrays.asList(ordered));
+        }
+
+        /**
+         * Fibonacci hashing: the top bits of hashCode times 2^32/phi. Names such as layers.{i}.experts.{j}
+         * have String hashes that differ in a few low digits, which clustered linear probing on the low bits.
+         */
+        private int slot(String name) {
+            return (name.hashCode() * 0x9E3779B9) >>> shift;
+        }
+
+        StoredTensor get(String name) {
+            for (int s = slot(name); slots[s] != 0; s = (s + 1) & (slots.length - 1)) {
+                StoredTensor t = ordered[slots[s] - 1];
+                if (t.name().equals(name)) return t;
+            }
+            return null;
+        }
+
+        List<StoredTensor> inOrder() {
+            return view;
+        }
     }
 
     @Override

@@ -16,6 +16,8 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.NumericNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mergestream.InputFiles;
+import io.mergestream.Names;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -62,18 +64,23 @@ public final class Json {
     }
 
     /**
-     * Reads a JSON file into a tree whose floating-point numbers are written back exactly as they were read
-     * ({@code 1e-05} stays {@code 1e-05}, {@code 10000.0} stays {@code 10000.0}): Python writes floats with
-     * {@code repr}, and a config rewritten through Java's {@code Double.toString} ({@code 1.0E-5}) would differ
-     * from its source in every number. Integers keep their digits anyway (int, long or BigInteger nodes). The
-     * nodes are ordinary {@link DoubleNode}s to every reader; only their serialisation differs.
+     * Reads a JSON file of an input model (index, config, tokenizer files) into a tree whose floating-point
+     * numbers are written back exactly as they were read ({@code 1e-05} stays {@code 1e-05}, {@code 10000.0}
+     * stays {@code 10000.0}): Python writes floats with {@code repr}, and a config rewritten through Java's
+     * {@code Double.toString} ({@code 1.0E-5}) would differ from its source in every number. Integers keep their
+     * digits anyway (int, long or BigInteger nodes). The nodes are ordinary {@link DoubleNode}s to every reader;
+     * only their serialisation differs. Only a regular file of at most {@link InputFiles#MAX_JSON_BYTES} is read
+     * (checked before reading, see {@link InputFiles}).
      */
     public static JsonNode read(Path file) {
+        InputFiles.requireReadable(file, "JSON file", InputFiles.MAX_JSON_BYTES);
         try (JsonParser p = MAPPER.createParser(file.toFile())) {
             JsonToken first = p.nextToken();
             return first == null ? MissingNode.getInstance() : exactTree(p);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new FormatException(file, "is not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
         } catch (IOException e) {
-            throw new FormatException(file, "is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new UncheckedIOException("cannot read " + Names.printable(file) + ": " + e.getMessage(), e);
         }
     }
 

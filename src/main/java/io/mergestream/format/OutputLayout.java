@@ -62,7 +62,7 @@ public final class OutputLayout {
         List<Shard> shards = new ArrayList<>();
         for (int i = 0; i < groups.size(); i++) {
             String file = groups.size() == 1 ? Checkpoint.SINGLE_FILE
-                    : String.format("model-%05d-of-%05d.safetensors", i + 1, groups.size());
+                    : String.format(java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
             List<Entry> ordered = new ArrayList<>(groups.get(i));
             ordered.sort(Comparator.comparingInt((Entry e) -> -referenceRank(e.dtype())).thenComparing(Entry::name));
             List<TensorInfo> placed = new ArrayList<>();

@@ -47,6 +47,8 @@ final class RecipeParser {
     }
 
     static Recipe parse(Path file, boolean strict) {
+        // A FIFO or /dev/zero given as the recipe would hang or fill the heap: a regular file of bounded size only.
+        io.mergestream.InputFiles.requireReadable(file, "recipe", io.mergestream.InputFiles.MAX_RECIPE_BYTES);
         String text;
         try {
             long size = Files.size(file);

@@ -9,7 +9,39 @@ import java.util.Arrays;
 public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {
 
     public TensorInfo {
-        shape = shape.clone();
+        shape = Shapes.canonical(shape);
+    }
+
+    /**
+     * One shared, never-written array per distinct shape. A model's 100,000 tensors have a few dozen shapes
+     * (every expert of an MoE layer has the same), so sharing them saves an array per tensor (24 to 40 bytes)
+     * on a heap that holds every tensor of every input at once. The record never hands its array out
+     * ({@link #shape()} copies), so sharing is invisible.
+     */
+    private static final class Shapes {
+        private static final int MAX_CACHED = 4096;
+        private static final java.util.concurrent.ConcurrentHashMap<Key, long[]> CACHE = new java.util.concurrent.ConcurrentHashMap<>();
+
+        private record Key(long[] dims) {
+            @Override
+            public boolean equals(Object o) {
+                return o instanceof Key k && Arrays.equals(dims, k.dims);
+            }
+
+            @Override
+            public int hashCode() {
+                return Arrays.hashCode(dims);
+            }
+        }
+
+        static long[] canonical(long[] shape) {
+            long[] cached = CACHE.get(new Key(shape));
+            if (cached != null) return cached;
+            long[] copy = shape.clone();
+            if (CACHE.size() >= MAX_CACHED) return copy; // odd inputs with endless distinct shapes: no sharing
+            long[] raced = CACHE.putIfAbsent(new Key(copy), copy);
+            return raced != null ? raced : copy;
+        }
     }
 
     @Override

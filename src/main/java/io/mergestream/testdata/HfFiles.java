@@ -177,7 +177,7 @@ final class HfFiles {
         model.put("byte_fallback", true);
         ObjectNode v = model.putObject("vocab");
         for (int i = 0; i < vocab; i++) {
-            String tok = i < 3 ? special[i] : i < 3 + 256 ? String.format("<0x%02X>", i - 3) : "tok" + i;
+            String tok = i < 3 ? special[i] : i < 3 + 256 ? String.format(java.util.Locale.ROOT, "<0x%02X>", i - 3) : "tok" + i;
             v.put(tok, i);
         }
         model.putArray("merges");

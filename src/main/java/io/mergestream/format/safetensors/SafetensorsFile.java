@@ -1,5 +1,7 @@
 package io.mergestream.format.safetensors;
 
+import io.mergestream.InputFiles;
+import io.mergestream.Names;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.MappedPages;
 import io.mergestream.format.TensorFile;
@@ -15,7 +17,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -33,7 +35,8 @@ public final class SafetensorsFile implements TensorFile {
     private final MemorySegment mapping;
     private final long dataStart;
     private final SafetensorsHeader header;
-    private final Map<String, TensorInfo> byName;
+    /** Built on first lookup: a checkpoint indexes its tensors itself, and a second map per shard costs heap. */
+    private volatile Map<String, TensorInfo> byName;
 
     private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart, SafetensorsHeader header) {
         this.path = path;
@@ -41,13 +44,15 @@ public final class SafetensorsFile implements TensorFile {
         this.mapping = mapping;
         this.dataStart = dataStart;
         this.header = header;
-        Map<String, TensorInfo> m = new LinkedHashMap<>();
-        for (TensorInfo t : header.tensors()) m.put(t.name(), t);
-        this.byName = Collections.unmodifiableMap(m);
     }
 
-    /** Maps and validates {@code path}; throws {@link FormatException} naming the file and the rule broken. */
+    /**
+     * Maps and validates {@code path}; throws {@link FormatException} naming the file and the rule broken.
+     * Only a regular file is opened: a FIFO would block the open, and a device (/dev/zero) has no size to
+     * map, or an endless one.
+     */
     public static SafetensorsFile open(Path path) {
+        InputFiles.requireRegularFile(path, "safetensors file");
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapping;
@@ -69,14 +74,13 @@ public final class SafetensorsFile implements TensorFile {
                 throw new FormatException(path, "header length " + headerLength + " runs past the end of the "
                         + size + "-byte file (truncated?)");
             }
-            byte[] json = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
             long dataStart = 8 + headerLength;
-            SafetensorsHeader header = SafetensorsHeader.parse(path, json, size - dataStart);
+            SafetensorsHeader header = SafetensorsHeader.parse(path, mapping.asSlice(8, headerLength), size - dataStart);
             MappedPages.sequential(mapping);
             return new SafetensorsFile(path, arena, mapping, dataStart, header);
         } catch (IOException e) {
             arena.close();
-            throw new UncheckedIOException("cannot map " + path + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot map " + Names.printable(path) + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -93,13 +97,24 @@ public final class SafetensorsFile implements TensorFile {
     }
 
     public TensorInfo tensor(String name) {
-        return byName.get(name);
+        return byName().get(name);
     }
 
     public boolean contains(String name) {
-        return byName.containsKey(name);
+        return byName().containsKey(name);
     }
 
+    private Map<String, TensorInfo> byName() {
+        Map<String, TensorInfo> m = byName;
+        if (m == null) {
+            Map<String, TensorInfo> built = HashMap.newHashMap(header.tensors().size());
+            for (TensorInfo t : header.tensors()) built.put(t.name(), t);
+            byName = m = Collections.unmodifiableMap(built);
+        }
+        return m;
+    }
+
+    /** The header's {@code __metadata__}, decoded from the mapping on each call (see {@link SafetensorsHeader#metadata()}). */
     public Map<String, String> metadata() {
         return header.metadata();
     }

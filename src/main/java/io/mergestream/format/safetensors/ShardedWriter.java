@@ -5,12 +5,14 @@ import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.tensor.TensorInfo;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -56,14 +58,17 @@ public final class ShardedWriter implements AutoCloseable {
     }
 
     private void openShard(OutputLayout.Shard shard) throws IOException {
-        byte[] header = HeaderWriter.encode(shard.tensors(), METADATA);
-        ByteBuffer prefix = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
-        prefix.putLong(header.length).put(header).flip();
         FileChannel ch = FileChannel.open(directory.resolve(shard.fileName()), StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
         channels.add(ch);
-        while (prefix.hasRemaining()) ch.write(prefix);
-        long dataStart = 8L + header.length;
+        // The header streams to the file after its 8-byte length, which is written last, once known.
+        ch.position(8);
+        BufferedOutputStream headerOut = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
+        long headerLength = HeaderWriter.write(shard.tensors(), METADATA, headerOut);
+        headerOut.flush(); // not close(): that would close the channel
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, headerLength);
+        for (long at = 0; prefix.hasRemaining(); ) at += ch.write(prefix, at);
+        long dataStart = 8L + headerLength;
         Arena arena = Arena.ofShared();
         arenas.add(arena);
         MemorySegment data = shard.dataBytes() == 0 ? MemorySegment.NULL
