@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * {@code model.safetensors}, or shards listed by {@code model.safetensors.index.json}, or shards without an
  * index; or a single {@code .safetensors} file. Each shard is mapped once.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements InputModel {
 
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
@@ -30,6 +30,7 @@ public final class Checkpoint implements AutoCloseable {
     private final Path location;
     private final List<SafetensorsFile> shards;
     private final Map<String, StoredTensor> tensors;
+    private boolean closed;
 
     private Checkpoint(Path location, List<SafetensorsFile> shards, Map<String, StoredTensor> tensors) {
         this.location = location;
@@ -145,11 +146,13 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The directory (or the single file) this checkpoint was opened from. */
+    @Override
     public Path location() {
         return location;
     }
 
     /** The directory holding config.json and tokenizer files. */
+    @Override
     public Path directory() {
         return Files.isDirectory(location) ? location : location.toAbsolutePath().getParent();
     }
@@ -159,24 +162,31 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Tensors in shard order, then header order. */
+    @Override
     public Collection<StoredTensor> tensors() {
         return tensors.values();
     }
 
+    @Override
     public StoredTensor tensor(String name) {
         return tensors.get(name);
     }
 
+    @Override
     public boolean contains(String name) {
         return tensors.containsKey(name);
     }
 
+    @Override
     public int tensorCount() {
         return tensors.size();
     }
 
+    /** Idempotent: a base shared by a LoRA model and the recipe is closed by both. */
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         shards.forEach(SafetensorsFile::close);
     }
 }

@@ -11,7 +11,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.Set;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.InputModel;
 
 /**
  * A validated merge: every output tensor's job with its inputs opened and its parameters resolved. Built
@@ -55,7 +55,7 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
     /** Closes every opened checkpoint once (a model may appear as the base and among the merged models). */
     @Override
     public void close() {
-        Set<Checkpoint> closed = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<InputModel> closed = Collections.newSetFromMap(new IdentityHashMap<>());
         if (base != null && closed.add(base.checkpoint())) base.checkpoint().close();
         for (ModelInput m : fineTunes) {
             if (closed.add(m.checkpoint())) m.checkpoint().close();
