@@ -10,6 +10,8 @@ import io.mergestream.analysis.DeltaStats.Figures;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
+import io.mergestream.format.InputModel;
+import io.mergestream.plan.DarePlanner;
 import io.mergestream.format.Json;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -61,7 +63,7 @@ final class DeltaStatsCommand implements Callable<Integer> {
         int block = DeltaStats.DEFAULT_BLOCK;
         long t0 = System.nanoTime();
         DeltaStats.Report r;
-        try (Checkpoint b = open(base, "--base"); Checkpoint m = open(model, "--model");
+        try (InputModel b = DarePlanner.open(base, "--base", null); InputModel m = DarePlanner.open(model, "--model", b);
              ChunkRunner runner = new ChunkRunner(threads, block);
              Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
             r = DeltaStats.compute(b, m, runner, block, progress);
@@ -91,8 +93,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
         return Checkpoint.open(p);
     }
 
-    static long bytes(Checkpoint c) {
-        return c.tensors().stream().mapToLong(t -> t.info().byteSize()).sum();
+    static long bytes(InputModel c) {
+        return c.tensors().stream().mapToLong(t -> t.bytesRead()).sum();
     }
 
     private static final String HEADER = String.format(Locale.ROOT, "%-44s %9s %10s %9s %9s %9s %9s %9s %7s %7s %8s %8s",

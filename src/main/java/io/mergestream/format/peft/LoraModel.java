@@ -68,7 +68,15 @@ public final class LoraModel implements InputModel {
         if (!Files.isRegularFile(file)) {
             throw new FormatException(dir, "is a LoRA adapter without adapter_model.safetensors or adapter_model.bin");
         }
-        Checkpoint weights = Checkpoint.open(file);
+        Checkpoint weights;
+        try {
+            weights = Checkpoint.open(file);
+        } catch (FormatException e) {
+            if (!file.getFileName().toString().endsWith(".bin")) throw e;
+            // .bin adapters go through the checkpoint reader like any PyTorch checkpoint; say what failed
+            throw new FormatException(file, "cannot be read as a PyTorch checkpoint (" + e.getMessage()
+                    + "); save the adapter as adapter_model.safetensors");
+        }
         try {
             return new LoraModel(dir, base, weights, build(config, file, base, weights, where));
         } catch (RuntimeException e) {
