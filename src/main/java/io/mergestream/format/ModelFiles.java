@@ -44,6 +44,8 @@ public final class ModelFiles {
                 // transformers >= 4.56 writes "dtype" (and reads it first): a stale one would win.
                 if (obj.has("dtype")) obj.put("dtype", dtype.torchName());
                 numHiddenLayers.ifPresent(n -> obj.put("num_hidden_layers", n));
+                // an FP8 input's quantization_config describes storage the merge has decoded: the output is plain floats
+                if (dtype.isMergeable()) obj.remove("quantization_config");
                 Json.writePretty(out.resolve(CONFIG), obj);
                 copied.add(CONFIG);
             } else {
