@@ -204,7 +204,7 @@ class LoraAdapterFeaturesTest {
         Path a = adapter("dare", config("\"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"q_proj\", \"v_proj\"], "
                 + "\"rank_pattern\": {\"v_proj\": 1}"), qv());
         Path full = MergeRuns.merge(dir, MergeRuns.recipe(dir, "full", "merge_method: linear\nbase_model: BASE\nmodels:\n"
-                + "  - model: A\n    parameters: {weight: 1.0}\n", Map.of("BASE", base, "A", a)), "full");
+                + "  - model: LORADIR\n    parameters: {weight: 1.0}\n", Map.of("BASE", base, "LORADIR", a)), "full");
         for (String strategy : new String[] {"random", "magnitude"}) {
             Path x = dir.resolve("dare-lora-" + strategy), y = dir.resolve("dare-full-" + strategy);
             assertEquals(0, Main.run("dare", "--base", base.toString(), "--model", a.toString(), "--density", "0.5",

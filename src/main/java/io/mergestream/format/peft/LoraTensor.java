@@ -19,7 +19,7 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>{@link #fill} works in column tiles of {@link #TILE}: it decodes M's r rows over the tile once, then for every
  * row of the range in that tile gathers L's r coefficients and runs the vector inner product. Per-thread scratch:
- * {@code r × TILE + TILE + r} floats.
+ * {@code r × TILE + TILE + r} floats for the largest rank r, shared by all LoRA tensors.
  */
 final class LoraTensor implements TensorSource {
 
@@ -33,7 +33,11 @@ final class LoraTensor implements TensorSource {
     private final long rows, cols;
     private final TensorInfo info;
     private final RowProduct product;
-    private final ThreadLocal<float[][]> scratch;
+    /**
+     * Per-thread scratch shared by every LoRA tensor (one per tensor would keep threads × targets buffers alive for
+     * the whole run: tens of MB of heap for a 7B model's 224 targets), grown to the largest rank met.
+     */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
     LoraTensor(TensorSource w, TensorSource a, TensorSource b, float s, boolean transposed, RowProduct product) {
         this.w = w;
@@ -47,7 +51,6 @@ final class LoraTensor implements TensorSource {
         TensorInfo wi = w.info();
         this.info = new TensorInfo(wi.name(), wi.dtype(), wi.shape(), 0, wi.byteSize());
         this.product = product;
-        this.scratch = ThreadLocal.withInitial(() -> new float[][] {new float[rank * TILE], new float[TILE], new float[rank]});
     }
 
     @Override
@@ -67,7 +70,12 @@ final class LoraTensor implements TensorSource {
 
     @Override
     public void fill(long start, int count, MemorySegment dst) {
-        float[][] sc = scratch.get();
+        float[][] sc = SCRATCH.get();
+        if (sc[2].length < rank) {
+            sc[0] = new float[rank * TILE];
+            sc[1] = new float[TILE];
+            sc[2] = new float[rank];
+        }
         float[] tile = sc[0], acc = sc[1], coef = sc[2];
         long end = start + count;
         long firstRow = start / cols, lastRow = (end - 1) / cols;

@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * first term a product, then times s, plus W, rounded once), over ranges of odd sizes that start and end inside rows
  * and column tiles; and the vector inner product against the scalar one, bit for bit.
  */
+@Tag("fallback") // also run without jdk.incubator.vector: RowProduct.best() is then the scalar product
 class LoraTensorTest {
 
     @TempDir
