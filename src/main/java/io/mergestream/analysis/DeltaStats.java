@@ -4,8 +4,9 @@ import io.mergestream.MergestreamException;
 import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.TensorSource;
+import io.mergestream.method.ChunkBuffers;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
 import io.mergestream.recipe.ParameterResolver;
@@ -105,8 +106,15 @@ public final class DeltaStats {
     /**
      * Computes the report, summing in blocks of {@code blockElements}; {@code progress} counts the bytes read.
      */
-    public static Report compute(Checkpoint base, Checkpoint model, ChunkRunner runner, int blockElements,
+    public static Report compute(InputModel base, InputModel model, ChunkRunner runner, int blockElements,
                                  Progress progress) {
+        try (ChunkBuffers buffers = new ChunkBuffers()) {
+            return compute(base, model, runner, blockElements, progress, buffers);
+        }
+    }
+
+    private static Report compute(InputModel base, InputModel model, ChunkRunner runner, int blockElements,
+                                  Progress progress, ChunkBuffers buffers) {
         List<TensorStats> tensors = new ArrayList<>();
         List<Skipped> skipped = new ArrayList<>();
         Map<Integer, Acc> layers = new TreeMap<>();
@@ -114,8 +122,8 @@ public final class DeltaStats {
         double cosWeighted = 0;
         double relWeighted = 0;
         long weight = 0;
-        for (StoredTensor b : base.tensors()) {
-            StoredTensor m = model.tensor(b.name());
+        for (TensorSource b : base.tensors()) {
+            TensorSource m = model.tensor(b.name());
             String why = m == null ? "only in the base"
                     : !b.info().dtype().isMergeable() || !m.info().dtype().isMergeable() ? "not a float tensor ("
                             + b.info().dtype() + ", " + m.info().dtype() + ")"
@@ -127,9 +135,12 @@ public final class DeltaStats {
                 continue;
             }
             progress.startTensor(b.name());
-            Acc acc = tensor(new TensorView(b.data(), b.info().dtype()), new TensorView(m.data(), m.info().dtype()),
-                    b.info().elements(), runner, blockElements);
-            progress.add(b.info().byteSize() + m.info().byteSize());
+            // block by block through windows: a computed model (a LoRA adapter's W + s·B·A) is never whole
+            BlockReduction.Result<Acc> sums = BlockReduction.run(runner, b.info().elements(), blockElements, SUMS, Acc::new,
+                    (a, start, count, s) -> block(buffers.window(b, 0, start, count), buffers.window(m, 1, start, count),
+                            start, count, a, s));
+            Acc acc = total(sums, b.info().elements());
+            progress.add(b.bytesRead() + m.bytesRead());
             progress.finishTensor();
             OptionalInt layer = ParameterResolver.layerIndex(b.name());
             Figures f = acc.figures();
@@ -143,7 +154,7 @@ public final class DeltaStats {
                 weight += acc.n;
             }
         }
-        for (StoredTensor m : model.tensors()) {
+        for (TensorSource m : model.tensors()) {
             if (!base.contains(m.name())) skipped.add(new Skipped(m.name(), "only in the model"));
         }
         if (tensors.isEmpty()) {
@@ -163,6 +174,10 @@ public final class DeltaStats {
     static Acc tensor(TensorView base, TensorView model, long n, ChunkRunner runner, int blockElements) {
         BlockReduction.Result<Acc> r = BlockReduction.run(runner, n, blockElements, SUMS, Acc::new,
                 (acc, start, count, sums) -> block(base, model, start, count, acc, sums));
+        return total(r, n);
+    }
+
+    private static Acc total(BlockReduction.Result<Acc> r, long n) {
         Acc total = new Acc();
         for (Acc a : r.states()) {
             total.withinSmall += a.withinSmall;

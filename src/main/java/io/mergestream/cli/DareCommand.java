@@ -4,7 +4,6 @@ import io.mergestream.MergestreamException;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.ModelLocator;
 import io.mergestream.format.ShardSize;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
@@ -112,8 +111,8 @@ final class DareCommand implements Callable<Integer> {
         TensorParams.Rescale rescale = rescale();
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = MergeCommand.kernel(kernelName);
-        DarePlanner.Request request = new DarePlanner.Request(ModelLocator.locate(base.toString(), "--base"),
-                ModelLocator.locate(model.toString(), "--model"), rho, s, rescale, patterns, seed);
+        // DarePlanner.open resolves each: a local path, BASE+ADAPTER, else a Hugging Face id in the local cache
+        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
                     Progress.detect(quiet), System.err);

@@ -11,6 +11,8 @@ import io.mergestream.analysis.DeltaStats.Figures;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
+import io.mergestream.format.InputModel;
+import io.mergestream.plan.DarePlanner;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelLocator;
 import java.io.IOException;
@@ -67,7 +69,7 @@ final class DeltaStatsCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         DeltaStats.Report r;
         OutputFile report;
-        try (Checkpoint b = open(base, "--base"); Checkpoint m = open(model, "--model");
+        try (InputModel b = DarePlanner.open(base, "--base", null); InputModel m = DarePlanner.open(model, "--model", b);
              ChunkRunner runner = new ChunkRunner(threads, block);
              Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
             // checked before the pass, so a report path onto an input is refused before any work (issue 9)
@@ -89,13 +91,14 @@ final class DeltaStatsCommand implements Callable<Integer> {
     }
 
     /** Every file this command reads: each model as given, its shards and its index. */
-    private static List<Path> readFiles(Checkpoint... models) {
+    private static List<Path> readFiles(InputModel... models) {
         List<Path> files = new ArrayList<>();
-        for (Checkpoint c : models) {
+        for (InputModel c : models) {
             files.add(c.location());
+            files.add(c.directory());
             files.add(c.directory().resolve(Checkpoint.INDEX_FILE));
             files.add(c.directory().resolve(Checkpoint.BIN_INDEX_FILE));
-            for (TensorFile f : c.shards()) files.add(f.path());
+            if (c instanceof Checkpoint ck) for (TensorFile f : ck.shards()) files.add(f.path());
         }
         return files;
     }
@@ -110,8 +113,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
         return Checkpoint.open(ModelLocator.locate(p.toString(), option));
     }
 
-    static long bytes(Checkpoint c) {
-        return c.tensors().stream().mapToLong(t -> t.info().byteSize()).sum();
+    static long bytes(InputModel c) {
+        return c.tensors().stream().mapToLong(t -> t.bytesRead()).sum();
     }
 
     private static final String HEADER = String.format(Locale.ROOT, "%-44s %9s %10s %9s %9s %9s %9s %9s %7s %7s %8s %8s",

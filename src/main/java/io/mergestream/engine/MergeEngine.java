@@ -5,17 +5,16 @@ import io.mergestream.format.MappedPages;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.TensorSource;
 import io.mergestream.format.safetensors.ShardedWriter;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.TensorView;
+import io.mergestream.method.ChunkBuffers;
 import io.mergestream.method.ChunkOp;
 import io.mergestream.method.MergeInputs;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.TensorJob;
 import java.io.PrintStream;
-import io.mergestream.tokenizer.VocabularyPlan;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -77,29 +76,29 @@ public final class MergeEngine {
     public static void writeTensors(MergePlan plan, OutputTensors outputs, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
         boolean evictInputs = inputsExceedMemory(plan);
-        for (TensorJob job : plan.jobs()) {
-            progress.startTensor(job.name());
-            TensorView out = new TensorView(outputs.segment(job.name(), job.outputBytes()), job.outDtype());
-            long elements = job.elements();
-            // a vocabulary tensor rebuilt onto the output vocabulary: its inputs live here until it is written
-            Arena scratch = job.kind() == TensorJob.Kind.MERGE && plan.vocabulary() != null
-                    && plan.vocabulary().remaps(job.name()) ? Arena.ofShared() : null;
-            try {
+        // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
+        try (ChunkBuffers buffers = new ChunkBuffers()) {
+            for (TensorJob job : plan.jobs()) {
+                progress.startTensor(job.name());
+                TensorView out = new TensorView(outputs.segment(job.name(), job.outputBytes()), job.outDtype());
+                long elements = job.elements();
                 if (elements > 0) {
                     double bytesPerElement = (double) job.inputBytes() / elements;
-                    ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job, out)
-                            : plan.method().prepare(job.name(), job.params(), inputs(plan, job, out, scratch), kernel, runner);
-                    runner.forEachChunk(elements, (start, count) -> {
-                        op.run(kernel, start, count);
-                        progress.add((long) (count * bytesPerElement));
-                    });
+                    boolean copy = job.kind() == TensorJob.Kind.COPY;
+                    // a merge's inputs, materialised for this tensor only when its method reads whole tensors
+                    try (MergeInputs in = copy ? null : inputs(plan, job, out, buffers, runner)) {
+                        ChunkOp op = copy ? copyOp(job, out, buffers)
+                                : plan.method().prepare(job.name(), job.params(), in, kernel, runner);
+                        runner.forEachChunk(elements, (start, count) -> {
+                            op.run(kernel, start, count);
+                            progress.add((long) (count * bytesPerElement));
+                        });
+                    }
                 }
-            } finally {
-                if (scratch != null) scratch.close();
+                releaseInputs(job, evictInputs);
+                outputs.done(out.data());
+                progress.finishTensor();
             }
-            releaseInputs(job, evictInputs);
-            outputs.done(out.data());
-            progress.finishTensor();
         }
     }
 
@@ -107,7 +106,7 @@ public final class MergeEngine {
     private static void releaseInputs(TensorJob job, boolean evictInputs) {
         if (job.source() != null) job.source().doneReading(evictInputs);
         if (job.base() != null) job.base().doneReading(evictInputs);
-        for (StoredTensor m : job.models()) m.doneReading(evictInputs);
+        for (TensorSource m : job.models()) m.doneReading(evictInputs);
     }
 
     /**
@@ -120,35 +119,25 @@ public final class MergeEngine {
         return plan.inputBytes() + plan.outputBytes() > 0.6 * total;
     }
 
-    private static ChunkOp copyOp(TensorJob job, TensorView out) {
-        TensorView in = new TensorView(job.source().data(), job.source().info().dtype());
-        if (in.dtype() != out.dtype()) {
-            return (k, start, count) -> k.convert(in, out, start, count);
-        }
-        int size = in.dtype().byteSize();
-        return (k, start, count) -> MemorySegment.copy(in.data(), start * size, out.data(), start * size,
-                (long) count * size);
+    /** A copy reads its source chunk by chunk, whatever the source (mapped: in place; computed: filled). */
+    private static ChunkOp copyOp(TensorJob job, TensorView out, ChunkBuffers buffers) {
+        TensorSource source = job.source();
+        int size = out.dtype().byteSize();
+        boolean convert = source.info().dtype() != out.dtype();
+        return (k, start, count) -> {
+            TensorView in = buffers.window(source, 0, start, count);
+            if (convert) {
+                k.convert(in, out, start, count);
+            } else {
+                MemorySegment.copy(in.data(), in.offsetOf(start), out.data(), out.offsetOf(start), (long) count * size);
+            }
+        };
     }
 
-    private static MergeInputs inputs(MergePlan plan, TensorJob job, TensorView out, Arena scratch) {
-        long n = job.elements();
-        VocabularyPlan v = scratch == null ? null : plan.vocabulary();
-        TensorView base = job.base() == null ? null
-                : v != null ? v.view(job.name(), v.baseParticipant(), scratch) : view(job.base(), n);
-        TensorView[] models = new TensorView[job.models().size()];
-        long[] valid = new long[models.length];
-        for (int j = 0; j < models.length; j++) {
-            StoredTensor m = job.models().get(j);
-            models[j] = v != null ? v.view(job.name(), v.modelParticipant(j), scratch) : view(m, n);
-            valid[j] = models[j].elements();
-        }
-        return new MergeInputs(base, models, valid, out, job.shape().clone());
-    }
-
-    /** The tensor's bytes, cut to at most {@code elements} elements (a model with more vocabulary rows). */
-    private static TensorView view(StoredTensor t, long elements) {
-        MemorySegment data = t.data();
-        long bytes = Math.min(data.byteSize(), elements * t.info().dtype().byteSize());
-        return new TensorView(data.asSlice(0, bytes), t.info().dtype());
+    /** The job's sources as the method reads them: whole tensors unless the method streams its inputs. */
+    private static MergeInputs inputs(MergePlan plan, TensorJob job, TensorView out, ChunkBuffers buffers,
+                                      ChunkRunner runner) {
+        return new MergeInputs(job.base(), job.models().toArray(TensorSource[]::new), out, job.shape(), buffers,
+                runner, !plan.method().streamsInputs(job.params()));
     }
 }

@@ -29,7 +29,7 @@ import java.util.stream.Stream;
  * by {@link io.mergestream.format.torch.TorchZipFile}); with both, the safetensors are used, as transformers
  * does. Each shard is mapped once.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements InputModel {
 
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
@@ -39,6 +39,7 @@ public final class Checkpoint implements AutoCloseable {
     private final Path location;
     private final List<TensorFile> shards;
     private final TensorIndex tensors;
+    private boolean closed;
 
     private Checkpoint(Path location, List<TensorFile> shards, Map<String, StoredTensor> tensors) {
         if (tensors.isEmpty()) {
@@ -188,11 +189,13 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The directory (or the single file) this checkpoint was opened from. */
+    @Override
     public Path location() {
         return location;
     }
 
     /** The directory holding config.json and tokenizer files. */
+    @Override
     public Path directory() {
         return Files.isDirectory(location) ? location : location.toAbsolutePath().getParent();
     }
@@ -202,18 +205,22 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Tensors in shard order, then header order. */
+    @Override
     public Collection<StoredTensor> tensors() {
         return tensors.inOrder();
     }
 
+    @Override
     public StoredTensor tensor(String name) {
         return tensors.get(name);
     }
 
+    @Override
     public boolean contains(String name) {
         return tensors.get(name) != null;
     }
 
+    @Override
     public int tensorCount() {
         return tensors.inOrder().size();
     }
@@ -262,8 +269,11 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
+    /** Idempotent: a base shared by a LoRA model and the recipe is closed by both. */
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         shards.forEach(TensorFile::close);
     }
 }

@@ -71,6 +71,8 @@ public final class ModelFiles {
                 if (obj.has("dtype")) obj.put("dtype", dtype.torchName());
                 numHiddenLayers.ifPresent(n -> obj.put("num_hidden_layers", n));
                 if (obj.has("vocab_size")) vocabSize.ifPresent(n -> obj.put("vocab_size", n));
+                // an FP8 input's quantization_config describes storage the merge has decoded: the output is plain floats
+                if (dtype.isMergeable()) obj.remove("quantization_config");
                 Json.writePretty(out.resolve(CONFIG), obj);
                 copied.add(CONFIG);
             } else {

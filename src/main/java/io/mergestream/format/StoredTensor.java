@@ -3,17 +3,38 @@ package io.mergestream.format;
 import io.mergestream.tensor.TensorInfo;
 import java.lang.foreign.MemorySegment;
 
-/** A tensor of a checkpoint: its descriptor and the file (safetensors or torch .bin) that holds it. */
-public record StoredTensor(TensorInfo info, TensorFile shard) {
+/**
+ * A tensor of a checkpoint: its descriptor and the file (safetensors or torch .bin) that holds it. The mapped
+ * {@link TensorSource}.
+ */
+public record StoredTensor(TensorInfo info, TensorFile shard) implements TensorSource {
 
+    @Override
     public String name() {
         return info.name();
+    }
+
+    @Override
+    public long bytesRead() {
+        return info.byteSize();
+    }
+
+    @Override
+    public MemorySegment mapped() {
+        return data();
+    }
+
+    @Override
+    public void fill(long start, int count, MemorySegment dst) {
+        long size = info.dtype().byteSize();
+        MemorySegment.copy(data(), start * size, dst, 0, count * size);
     }
 
     /**
      * Tells the OS this tensor has been read: its pages leave the resident set, and with {@code evict} the
      * page cache too (for inputs larger than memory).
      */
+    @Override
     public void doneReading(boolean evict) {
         shard.doneReading(info, evict);
     }

@@ -68,9 +68,9 @@ public interface TensorFile extends AutoCloseable {
     static TensorFile open(Path path) {
         if (!Files.exists(path)) throw new FormatException(path, "file not found");
         // before any open: a FIFO would block it, a device has no size to map
-        String name = path.getFileName() == null ? "" : path.getFileName().toString();
-        io.mergestream.InputFiles.requireRegularFile(path, name.endsWith(".safetensors") ? "safetensors file"
-                : name.endsWith(".bin") ? "PyTorch checkpoint" : "model file");
+        String fileName = path.getFileName() == null ? "" : path.getFileName().toString();
+        io.mergestream.InputFiles.requireRegularFile(path, fileName.endsWith(".safetensors") ? "safetensors file"
+                : fileName.endsWith(".bin") ? "PyTorch checkpoint" : "model file");
         byte[] head = new byte[9];
         int n;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {

@@ -15,4 +15,15 @@ public interface MergeMethod {
     String name();
 
     ChunkOp prepare(String tensor, TensorParams params, MergeInputs inputs, MergeKernel kernel, ChunkRunner runner);
+
+    /**
+     * True when every pass of this tensor's merge reads its inputs one chunk at a time, through
+     * {@link MergeInputs#forEachPiece} or {@link MergeInputs#windows} only: computed inputs (LoRA products, remapped
+     * vocabularies, decoded F64/FP8) are then filled chunk by chunk into per-thread buffers and memory stays flat.
+     * False (the default) when some pass reads whole tensors (top-k, norms, per-row or per-column passes): computed
+     * inputs are materialised for the tensor first (see {@link MergeInputs}).
+     */
+    default boolean streamsInputs(TensorParams params) {
+        return false;
+    }
 }

@@ -18,6 +18,12 @@ public final class Passthrough implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         float scale = (float) p.settings().perModel("scale")[0];
-        return Combination.whole(new float[] {scale}, null, in.models(), in.out());
+        io.mergestream.kernel.LinearOp op = new io.mergestream.kernel.LinearOp(new float[] {scale}, false);
+        return (k, start, count) -> k.linear(op, in.windows(start, count), in.out(), start, count);
+    }
+
+    @Override
+    public boolean streamsInputs(TensorParams params) {
+        return true;
     }
 }

@@ -76,7 +76,25 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
         TaskArithmeticOp op = new TaskArithmeticOp(p.weights().clone(), sparsifiers, consensus, p.normalize(),
                 p.lambda());
         return (k, start, count) -> in.forEachPiece(start, count,
-                (s, c, models) -> k.taskArithmetic(op, in.base(), models, in.out(), s, c));
+                (s, c, base, models) -> k.taskArithmetic(op, base, models, in.out(), s, c));
+    }
+
+    /**
+     * Chunk-local unless a pass reads the whole tensor: the kernel sparsifiers none and random (the DARE mask is a
+     * function of the element index) with any rescale but l1; magnitude only when it keeps everything (density 1).
+     * The top-k of magnitude, the L1 sums and the breadcrumbs/DELLA ranks read whole tensors.
+     */
+    @Override
+    public boolean streamsInputs(TensorParams p) {
+        if (p.models() == 0) return false; // the base alone is copied through Combination, over whole views
+        boolean keepsAll = true;
+        for (double d : p.densities()) keepsAll &= d >= 1;
+        return switch (sparsification) {
+            case NONE -> true;
+            case RANDOM -> keepsAll || p.rescale() != TensorParams.Rescale.L1;
+            case MAGNITUDE -> keepsAll;
+            case MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE -> false;
+        };
     }
 
     private Sparsifier sparsifier(String tensor, TensorParams p, int j, MergeInputs in, MergeKernel kernel,

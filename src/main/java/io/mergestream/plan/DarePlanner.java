@@ -3,7 +3,9 @@ package io.mergestream.plan;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.TensorSource;
+import io.mergestream.format.peft.LoraModel;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.method.Dare;
 import io.mergestream.method.MergeMethod;
@@ -54,10 +56,10 @@ public final class DarePlanner {
         if (!(r.density() > 0 && r.density() <= 1)) {
             throw new MergestreamException("density " + r.density() + " is outside (0, 1]");
         }
-        Checkpoint base = open(r.base(), "--base");
-        Checkpoint model = null;
+        InputModel base = open(r.base(), "--base", null);
+        InputModel model = null;
         try {
-            model = open(r.model(), "--model");
+            model = open(r.model(), "--model", base);
             return build(r, base, model);
         } catch (RuntimeException e) {
             base.close();
@@ -66,40 +68,73 @@ public final class DarePlanner {
         }
     }
 
-    private static Checkpoint open(Path p, String option) {
-        if (!Files.exists(p)) throw new MergestreamException(option + " " + p + ": no such model directory");
+    /**
+     * Opens a model given on the command line: a checkpoint; a PEFT LoRA adapter directory, over {@code base} (the
+     * fine-tune {@code W + s·B·A}); or {@code BASE+ADAPTER}. Used by {@code dare} and {@code delta-stats}.
+     */
+    public static InputModel open(Path p, String option, InputModel base) {
+        String s = p.toString();
+        int plus = s.indexOf('+');
+        if (!Files.exists(p) && plus > 0 && plus < s.length() - 1) {
+            InputModel b = open(Path.of(s.substring(0, plus)), option, null);
+            Path adapter = Path.of(s.substring(plus + 1));
+            try {
+                if (!LoraModel.isAdapter(adapter)) {
+                    throw new MergestreamException(option + " " + p + ": " + adapter + " is not a PEFT adapter directory"
+                            + " (no adapter_config.json)");
+                }
+                return LoraModel.open(adapter, b, option + " " + p);
+            } catch (RuntimeException e) {
+                b.close();
+                throw e;
+            }
+        }
+        // not a local path: a Hugging Face id in the local cache, else one line naming what is missing
+        if (!Files.exists(p)) return Checkpoint.open(io.mergestream.format.ModelLocator.locate(s, option));
+        if (LoraModel.isAdapter(p)) {
+            if (base == null) {
+                throw new MergestreamException(option + " " + p + ": is a LoRA adapter; name its base as BASE+ADAPTER");
+            }
+            return LoraModel.open(p, base, option + " " + p);
+        }
         return Checkpoint.open(p);
     }
 
-    private static MergePlan build(Request r, Checkpoint baseCkpt, Checkpoint modelCkpt) {
+    private static MergePlan build(Request r, InputModel baseCkpt, InputModel modelCkpt) {
         ModelInput base = new ModelInput(r.base().toString(), baseCkpt);
         ModelInput model = new ModelInput(r.model().toString(), modelCkpt);
         MergeMethod method = r.strategy() == Strategy.RANDOM ? Dare.random() : Dare.magnitude();
         TensorParams params = new TensorParams(new float[] {1f}, new double[] {r.density()}, new int[] {0},
                 r.rescale(), false, 1f, Consensus.NONE, r.seed(), MethodSettings.NONE);
         List<TensorJob> jobs = new ArrayList<>();
-        for (StoredTensor b : baseCkpt.tensors()) {
-            String name = b.name();
+        java.util.function.Supplier<String> baseWhere = () -> r.base() + ":";
+        java.util.function.Supplier<String> modelWhere = () -> r.model() + ":";
+        for (TensorSource stored : baseCkpt.tensors()) {
+            String name = stored.name();
+            if (InputTensors.isFp8Scale(baseCkpt, name)) continue;
+            TensorSource b = InputTensors.readable(baseCkpt, stored, baseWhere);
             DType dtype = b.info().dtype();
             if (r.isExcluded(name)) {
-                StoredTensor own = modelCkpt.tensor(name);
+                TensorSource own = modelCkpt.tensor(name);
                 // The fine-tune's own tensor; if it has none (e.g. tied embeddings), neither does the output.
-                if (own != null) jobs.add(TensorJob.copy(name, own.info().dtype(), own));
+                if (own != null) {
+                    own = InputTensors.readable(modelCkpt, own, modelWhere);
+                    jobs.add(TensorJob.copy(name, own.info().dtype(), own));
+                }
                 continue;
             }
             if (!dtype.isMergeable()) {
                 jobs.add(TensorJob.copy(name, dtype, b));
                 continue;
             }
-            StoredTensor m = modelCkpt.tensor(name);
-            if (m == null && name.equals("lm_head.weight")) m = modelCkpt.tensor("model.embed_tokens.weight");
+            TensorSource m = InputTensors.find(modelCkpt, name, modelWhere);
             if (m == null) {
                 throw new MergestreamException(r.model() + ": model has no tensor '" + name
                         + "' (add --exclude matching it to leave it out)");
             }
             if (!m.info().dtype().isMergeable()) {
                 throw new MergestreamException(r.model() + ": tensor '" + name + "' is " + m.info().dtype()
-                        + ", which cannot be merged (only F32, F16 and BF16 can)");
+                        + ", which cannot be merged (only float tensors can: F32, F16, BF16, F64, FP8)");
             }
             if (!b.info().sameShape(m.info().shape())) {
                 throw new MergestreamException(r.model() + ": tensor '" + name + "' has shape "
@@ -108,13 +143,14 @@ public final class DarePlanner {
             }
             jobs.add(new TensorJob(name, dtype, b.info().shape(), TensorJob.Kind.MERGE, null, b, List.of(m), params));
         }
-        for (StoredTensor m : modelCkpt.tensors()) {
-            if (baseCkpt.contains(m.name())) continue;
+        for (TensorSource m : modelCkpt.tensors()) {
+            if (baseCkpt.contains(m.name()) || InputTensors.isFp8Scale(modelCkpt, m.name())) continue;
             if (!r.isExcluded(m.name())) {
                 throw new MergestreamException(r.model() + ": tensor '" + m.name()
                         + "' is missing from the base model (add --exclude matching it to keep the fine-tune's own)");
             }
-            jobs.add(TensorJob.copy(m.name(), m.info().dtype(), m));
+            TensorSource own = InputTensors.readable(modelCkpt, m, modelWhere);
+            jobs.add(TensorJob.copy(m.name(), own.info().dtype(), own));
         }
         for (Pattern p : r.exclude()) {
             // a typo would otherwise leave the tensors it meant sparsified without a word

@@ -11,7 +11,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.Set;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.InputModel;
 
 /**
  * A validated merge: every output tensor's job with its inputs opened and its parameters resolved. Built
@@ -81,15 +81,17 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
         return List.copyOf(paths);
     }
 
-    private static void addModel(Set<Path> paths, Checkpoint c) {
+    private static void addModel(Set<Path> paths, io.mergestream.format.InputModel c) {
         paths.add(c.location());
         paths.add(c.directory());
+        // a LoRA fine-tune reads its base model too, which need not be the recipe's base
+        if (c instanceof io.mergestream.format.peft.LoraModel lora) addModel(paths, lora.base());
     }
 
     /** Closes every opened checkpoint once (a model may appear as the base and among the merged models). */
     @Override
     public void close() {
-        Set<Checkpoint> closed = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<InputModel> closed = Collections.newSetFromMap(new IdentityHashMap<>());
         if (base != null && closed.add(base.checkpoint())) base.checkpoint().close();
         for (ModelInput m : fineTunes) {
             if (closed.add(m.checkpoint())) m.checkpoint().close();

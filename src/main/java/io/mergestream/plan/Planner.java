@@ -8,6 +8,9 @@ import io.mergestream.format.FormatException;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.StoredTensor;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.TensorSource;
+import io.mergestream.format.peft.LoraModel;
 import io.mergestream.method.MergeMethod;
 import io.mergestream.method.Methods;
 import io.mergestream.recipe.MethodSpec;
@@ -40,7 +43,7 @@ public final class Planner {
 
     private final Recipe recipe;
     private final long seed;
-    private final Map<Path, Checkpoint> opened = new HashMap<>();
+    private final Map<Path, InputModel> opened = new HashMap<>();
     /** The vocabulary merge, or null when vocabulary tensors are merged by position (tokenizer_source: base). */
     private VocabularyPlan vocabulary;
 
@@ -55,7 +58,7 @@ public final class Planner {
         try {
             return p.build();
         } catch (RuntimeException e) {
-            p.opened.values().forEach(Checkpoint::close);
+            p.opened.values().forEach(InputModel::close);
             throw e;
         }
     }
@@ -76,13 +79,17 @@ public final class Planner {
         for (ModelEntry e : entries) models.add(open(e.model()));
         checkDistinct(recipe.models(), recipe.baseModel());
 
-        Checkpoint reference = separateBase != null ? separateBase.checkpoint() : models.get(0).checkpoint();
+        ModelInput referenceModel = separateBase != null ? separateBase : models.get(0);
+        InputModel reference = referenceModel.checkpoint();
+        checkFp8OutDtype(base, models);
         vocabulary = vocabularyPlan(base, models, reference);
         int numLayers = countLayers(reference);
         List<TensorJob> jobs = new ArrayList<>();
-        for (StoredTensor t : reference.tensors()) {
-            String name = t.name();
-            List<StoredTensor> inputs = new ArrayList<>();
+        for (TensorSource stored : reference.tensors()) {
+            String name = stored.name();
+            if (InputTensors.isFp8Scale(reference, name)) continue;
+            TensorSource t = readable(referenceModel, stored);
+            List<TensorSource> inputs = new ArrayList<>();
             if (!recipe.isExcluded(name) && t.info().dtype().isMergeable()) {
                 for (ModelInput m : models) inputs.add(find(m, name));
             }
@@ -99,7 +106,7 @@ public final class Planner {
     }
 
     MergePlan plan(MergeMethod method, ModelInput base, List<ModelInput> models, List<TensorJob> jobs,
-                   Path configSource, Checkpoint reference, OptionalInt outputLayers) {
+                   Path configSource, InputModel reference, OptionalInt outputLayers) {
         checkConfig(configSource);
         warnUnmatchedExcludes(jobs);
         DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
@@ -107,11 +114,57 @@ public final class Planner {
                 tokenizerSource(configSource), outputLayers, vocabulary);
     }
 
+    /**
+     * Opens a model of the recipe: a checkpoint directory; a PEFT LoRA adapter directory (the fine-tune
+     * {@code W + s·B·A} over its base: {@code base_model_name_or_path} when that is a local directory, else the
+     * recipe's {@code base_model}); or mergekit's {@code BASE+ADAPTER}. Each directory is opened once.
+     */
     ModelInput open(String model) {
-        // a local directory, else the Hugging Face cache; a one-line error naming what is missing otherwise
-        Path path = recipe.locateModel(model);
+        int plus = model.indexOf('+');
+        if (plus > 0 && plus < model.length() - 1 && !Files.exists(recipe.resolveModelPath(model))) {
+            String baseName = model.substring(0, plus);
+            InputModel b = openModel(baseName);
+            return new ModelInput(model, adapter(model, model.substring(plus + 1), b));
+        }
+        return new ModelInput(model, openModel(model));
+    }
+
+    private InputModel openModel(String model) {
+        Path path = existing(model);
         Path key = path.toAbsolutePath().normalize();
-        return new ModelInput(model, opened.computeIfAbsent(key, Checkpoint::open));
+        InputModel m = opened.get(key);
+        if (m != null) return m;
+        if (LoraModel.isAdapter(path)) {
+            String baseName = LoraModel.declaredBase(path).filter(b -> Files.isDirectory(recipe.resolveModelPath(b)))
+                    .orElseGet(() -> recipe.baseModel().orElseThrow(() -> new MergestreamException(recipe.path()
+                            + ": model '" + model + "' is a LoRA adapter whose base_model_name_or_path '"
+                            + LoraModel.declaredBase(path).orElse("") + "' is not a local directory, and the recipe has no"
+                            + " base_model to apply it to (name it as BASE+ADAPTER, or set base_model)")));
+            if (existing(baseName).toAbsolutePath().normalize().equals(key)) {
+                throw new MergestreamException(recipe.path() + ": model '" + model + "' is an adapter of itself");
+            }
+            InputModel b = openModel(baseName);
+            m = LoraModel.open(path, b, recipe.path() + ": model '" + model + "'");
+        } else {
+            m = Checkpoint.open(path);
+        }
+        opened.put(key, m);
+        return m;
+    }
+
+    private InputModel adapter(String model, String adapterName, InputModel base) {
+        Path path = existing(adapterName);
+        if (!LoraModel.isAdapter(path)) {
+            throw new MergestreamException(recipe.path() + ": model '" + model + "': '" + adapterName
+                    + "' is not a PEFT adapter directory (no adapter_config.json)");
+        }
+        Path key = path.toAbsolutePath().normalize().resolve("+" + base.location().toAbsolutePath().normalize());
+        return opened.computeIfAbsent(key, k -> LoraModel.open(path, base, recipe.path() + ": model '" + model + "'"));
+    }
+
+    /** The model's path: a local directory, else the Hugging Face cache; a one-line error naming what is missing otherwise. */
+    private Path existing(String model) {
+        return recipe.locateModel(model);
     }
 
     /**
@@ -120,16 +173,16 @@ public final class Planner {
      * apart (else null), {@code inputs} the merged models' tensors. The task-arithmetic family works on the base's shape; the others on the common sub-matrix of all
      * inputs when vocabulary sizes differ, as mergekit truncates.
      */
-    TensorJob job(String name, StoredTensor source, StoredTensor base, List<ModelInput> models,
-                  List<StoredTensor> inputs, List<ModelEntry> entries, double position, OutputSlice slice) {
+    TensorJob job(String name, TensorSource source, TensorSource base, List<ModelInput> models,
+                  List<TensorSource> inputs, List<ModelEntry> entries, double position, OutputSlice slice) {
         if (recipe.isExcluded(name) || !source.info().dtype().isMergeable() || (inputs.isEmpty() && base == null)) {
             return TensorJob.copy(name, outDtype(source.info().dtype()), source);
         }
-        StoredTensor first = base != null ? base : inputs.get(0);
+        TensorSource first = base != null ? base : inputs.get(0);
         String where = base != null ? "in the base" : "in " + models.get(0).name();
         long[] shape = first.info().shape();
         for (int j = 0; j < inputs.size(); j++) {
-            StoredTensor t = inputs.get(j);
+            TensorSource t = inputs.get(j);
             checkMergeable(models.get(j), t);
             if (first.info().sameShape(t.info().shape())) continue;
             if (!(isVocabulary(name) && sameButRows(first.info(), t.info()))) {
@@ -139,7 +192,15 @@ public final class Planner {
             if (!recipe.method().needsBase()) shape[0] = Math.min(shape[0], t.info().dim(0));
         }
         recipe.checkWeightSum(slice, entries, name, position);
-        return new TensorJob(name, outDtype(first.info().dtype()), vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, base,
+        DType outDtype = outDtype(first.info().dtype());
+        if (vocabulary != null && vocabulary.remaps(name)) {
+            // the planner's source choice: each participant's rows rebuilt onto the output vocabulary
+            if (base != null) base = vocabulary.source(name, vocabulary.baseParticipant());
+            List<TensorSource> remapped = new ArrayList<>();
+            for (int j = 0; j < inputs.size(); j++) remapped.add(vocabulary.source(name, vocabulary.modelParticipant(j)));
+            inputs = remapped;
+        }
+        return new TensorJob(name, outDtype, vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, base,
                 List.copyOf(inputs), JobParameters.resolve(recipe, slice, seed, name, entries, position));
     }
 
@@ -212,10 +273,9 @@ public final class Planner {
         }
     }
 
-    /** The model's tensor; a missing {@code lm_head.weight} falls back to the tied input embedding. */
-    StoredTensor find(ModelInput m, String name) {
-        StoredTensor t = m.checkpoint().tensor(name);
-        if (t == null && name.equals("lm_head.weight")) t = m.checkpoint().tensor("model.embed_tokens.weight");
+    /** The model's tensor as the kernels read it ({@link InputTensors#find}: tied lm_head, F64/FP8 decoded). */
+    TensorSource find(ModelInput m, String name) {
+        TensorSource t = InputTensors.find(m.checkpoint(), name, () -> recipe.path() + ": model '" + m.name() + "'");
         if (t == null) {
             throw new MergestreamException(recipe.path() + ": model '" + m.name() + "' has no tensor '" + name
                     + "' (add a regex matching it to exclude: to take it from the base)");
@@ -223,24 +283,46 @@ public final class Planner {
         return t;
     }
 
-    private void checkMergeable(ModelInput m, StoredTensor t) {
+    /** A stored tensor of the model as the kernels read it (F64 and FP8 decoded). */
+    TensorSource readable(ModelInput m, TensorSource t) {
+        return InputTensors.readable(m.checkpoint(), t, () -> recipe.path() + ": model '" + m.name() + "'");
+    }
+
+    private void checkMergeable(ModelInput m, TensorSource t) {
         if (!t.info().dtype().isMergeable()) {
             throw new MergestreamException(recipe.path() + ": model '" + m.name() + "' tensor '" + t.name() + "' is "
-                    + t.info().dtype() + ", which cannot be merged (only F32, F16 and BF16 can)");
+                    + t.info().dtype() + ", which cannot be merged (only float tensors can: F32, F16, BF16, F64, FP8)");
         }
     }
 
-    private MergestreamException shapeMismatch(ModelInput m, StoredTensor t, String expected) {
+    /**
+     * FP8 inputs are decoded with their scales and cannot be written back as FP8: the recipe must name the output
+     * dtype (bf16, f16 or f32: {@code out_dtype}, or {@code dtype}).
+     */
+    void checkFp8OutDtype(ModelInput base, List<ModelInput> models) {
+        if (recipe.outDtype().or(recipe::dtype).isPresent()) return;
+        List<ModelInput> all = new ArrayList<>(models);
+        if (base != null) all.add(0, base);
+        for (ModelInput m : all) {
+            if (InputTensors.hasFp8(m.checkpoint())) {
+                throw new MergestreamException(recipe.path() + ": model '" + m.name() + "' holds FP8 tensors, which are"
+                        + " merged decoded with their scales: set out_dtype: bfloat16 (or float16, float32) for the output");
+            }
+        }
+    }
+
+    private MergestreamException shapeMismatch(ModelInput m, TensorSource t, String expected) {
         return new MergestreamException(recipe.path() + ": model '" + m.name() + "' tensor '" + t.name()
                 + "' has shape " + t.info().shapeString() + " but " + expected
                 + " (add a regex matching it to exclude: to take it from the base)");
     }
 
     /** Fine-tune tensors the base lacks cannot be merged: they must be excluded explicitly. */
-    private void checkNoExtraTensors(Checkpoint base, List<ModelInput> models) {
+    private void checkNoExtraTensors(InputModel base, List<ModelInput> models) {
         for (ModelInput m : models) {
-            for (StoredTensor t : m.checkpoint().tensors()) {
-                if (!base.contains(t.name()) && !recipe.isExcluded(t.name())) {
+            for (TensorSource t : m.checkpoint().tensors()) {
+                if (!base.contains(t.name()) && !recipe.isExcluded(t.name())
+                        && !InputTensors.isFp8Scale(m.checkpoint(), t.name())) {
                     throw new MergestreamException(recipe.path() + ": model '" + m.name() + "' tensor '" + t.name()
                             + "' is missing from the base model (add a regex matching it to exclude: to leave it out)");
                 }
@@ -248,6 +330,11 @@ public final class Planner {
         }
     }
 
+    /**
+     * The output dtype of a tensor whose inputs the kernels read as {@code source}: the recipe's {@code out_dtype} (or
+     * {@code dtype}), else the input's own. F64 and FP8 inputs are read as F32, so an F64 family is written in F32
+     * unless the recipe says otherwise (merges compute in f32: see docs/merge-semantics.md, Dtypes).
+     */
     DType outDtype(DType source) {
         if (!source.isMergeable()) return source;
         return recipe.outDtype().or(recipe::dtype).orElse(source);
@@ -265,9 +352,9 @@ public final class Planner {
         return true;
     }
 
-    static int countLayers(Checkpoint c) {
+    static int countLayers(InputModel c) {
         int max = -1;
-        for (StoredTensor t : c.tensors()) {
+        for (TensorSource t : c.tensors()) {
             OptionalInt l = ParameterResolver.layerIndex(t.name());
             if (l.isPresent()) max = Math.max(max, l.getAsInt());
         }
@@ -275,9 +362,9 @@ public final class Planner {
     }
 
     /** The dtype holding most of the checkpoint's bytes: config.json's torch_dtype when none is asked for. */
-    static DType dominantDtype(Checkpoint c) {
+    static DType dominantDtype(InputModel c) {
         Map<DType, Long> bytes = new HashMap<>();
-        for (StoredTensor t : c.tensors()) bytes.merge(t.info().dtype(), t.info().byteSize(), Long::sum);
+        for (TensorSource t : c.tensors()) bytes.merge(t.info().dtype(), t.info().byteSize(), Long::sum);
         return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(DType.F32);
     }
 
@@ -304,7 +391,7 @@ public final class Planner {
      * Participants are the base (if any) and every merged model once; each vocabulary tensor of the reference is
      * found in each (a missing lm_head falls back to the tied embedding).
      */
-    private VocabularyPlan vocabularyPlan(ModelInput base, List<ModelInput> models, Checkpoint reference) {
+    private VocabularyPlan vocabularyPlan(ModelInput base, List<ModelInput> models, InputModel reference) {
         var settings = recipe.vocabularyMerge();
         if (settings.isEmpty()) return null;
         List<ModelInput> participants = new ArrayList<>();
@@ -321,16 +408,17 @@ public final class Planner {
             }
             modelParticipants[j] = p;
         }
-        Map<String, List<StoredTensor>> tensors = new LinkedHashMap<>();
-        for (StoredTensor t : reference.tensors()) {
+        Map<String, List<TensorSource>> tensors = new LinkedHashMap<>();
+        for (TensorSource stored : reference.tensors()) {
+            TensorSource t = InputTensors.readable(reference, stored, () -> recipe.path() + ": the reference model");
             if (!isVocabulary(t.name())) continue;
             if (recipe.isExcluded(t.name()) || !t.info().dtype().isMergeable() || t.info().rank() == 0) {
                 throw new MergestreamException(recipe.path() + ": tensor '" + t.name() + "' holds the vocabulary, which"
                         + " the tokenizer source rebuilds, so it cannot be excluded or copied (remove it from exclude:)");
             }
-            List<StoredTensor> per = new ArrayList<>();
+            List<TensorSource> per = new ArrayList<>();
             for (ModelInput p : participants) {
-                StoredTensor x = find(p, t.name());
+                TensorSource x = find(p, t.name());
                 checkMergeable(p, x);
                 if (!sameButRows(t.info(), x.info())) {
                     throw shapeMismatch(p, x, t.info().shapeString() + " (but for its rows) in the reference model");

@@ -1,8 +1,8 @@
 package io.mergestream.plan;
 
 import io.mergestream.MergestreamException;
-import io.mergestream.format.Checkpoint;
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.TensorSource;
 import io.mergestream.recipe.ModelEntry;
 import io.mergestream.recipe.OutputSlice;
 import io.mergestream.recipe.ParameterResolver;
@@ -46,12 +46,13 @@ final class SlicePlanner {
         List<OutputSlice> slices = recipe.slices();
         OutputSlice first = slices.get(0);
         OutputSlice last = slices.get(slices.size() - 1);
-        Checkpoint reference = base != null ? base.checkpoint() : input(first.sources().get(0)).checkpoint();
+        InputModel reference = base != null ? base.checkpoint() : input(first.sources().get(0)).checkpoint();
+        planner.checkFp8OutDtype(base, List.copyOf(inputs.values()));
 
         List<TensorJob> pre = new ArrayList<>();
         List<TensorJob> post = new ArrayList<>();
-        for (StoredTensor t : reference.tensors()) {
-            if (ParameterResolver.layerIndex(t.name()).isPresent()) continue;
+        for (TensorSource t : reference.tensors()) {
+            if (ParameterResolver.layerIndex(t.name()).isPresent() || InputTensors.isFp8Scale(reference, t.name())) continue;
             boolean isInputEmbedding = isInputEmbedding(t.name());
             (isInputEmbedding ? pre : post).add(sliceJob(isInputEmbedding ? first : last, t.name(), -1, -1, 0));
         }
@@ -61,7 +62,7 @@ final class SlicePlanner {
             for (int i = 0; i < s.layers(); i++, outLayer++) {
                 double t = s.layers() > 1 ? (double) i / (s.layers() - 1) : 1;
                 OutputSlice.Source lead = lead(s);
-                for (StoredTensor tensor : layerTensors(lead, i, s)) {
+                for (TensorSource tensor : layerTensors(lead, i, s)) {
                     layers.add(sliceJob(s, tensor.name(), i, outLayer, t));
                 }
             }
@@ -84,15 +85,15 @@ final class SlicePlanner {
         String outName = offset < 0 ? leadName : ParameterResolver.withLayerIndex(leadName, outLayer);
         List<ModelEntry> entries = recipe.mergedModels(s.entries());
         OutputSlice.Source baseSource = recipe.method().separatesBase() ? baseSource(s) : null;
-        StoredTensor baseTensor = baseSource == null ? null : tensor(baseSource, leadName, offset);
+        TensorSource baseTensor = baseSource == null ? null : tensor(baseSource, leadName, offset);
         List<ModelInput> models = new ArrayList<>();
-        List<StoredTensor> tensors = new ArrayList<>();
+        List<TensorSource> tensors = new ArrayList<>();
         for (ModelEntry e : entries) {
             OutputSlice.Source src = s.sources().stream().filter(x -> x.entry().equals(e)).findFirst().orElseThrow();
             models.add(input(src));
             tensors.add(tensor(src, leadName, offset));
         }
-        StoredTensor source = baseTensor != null ? baseTensor : tensors.get(0);
+        TensorSource source = baseTensor != null ? baseTensor : tensors.get(0);
         if (recipe.isExcluded(outName) || !source.info().dtype().isMergeable()) tensors.clear();
         return planner.job(outName, source, baseTensor, models, tensors, entries, t, s);
     }
@@ -109,10 +110,12 @@ final class SlicePlanner {
     }
 
     /** The lead source's tensors of slice layer {@code offset}, in checkpoint order. */
-    private List<StoredTensor> layerTensors(OutputSlice.Source lead, int offset, OutputSlice s) {
+    private List<TensorSource> layerTensors(OutputSlice.Source lead, int offset, OutputSlice s) {
         int layer = lead.from() + offset;
-        List<StoredTensor> found = input(lead).checkpoint().tensors().stream()
-                .filter(t -> ParameterResolver.layerIndex(t.name()).equals(OptionalInt.of(layer))).toList();
+        InputModel m = input(lead).checkpoint();
+        List<TensorSource> found = m.tensors().stream()
+                .filter(t -> ParameterResolver.layerIndex(t.name()).equals(OptionalInt.of(layer)))
+                .filter(t -> !InputTensors.isFp8Scale(m, t.name())).map(t -> (TensorSource) t).toList();
         if (found.isEmpty()) {
             int sourceIndex = s.sources().indexOf(lead);
             throw new MergestreamException(recipe.path() + ": " + s.keyPath() + ".sources[" + sourceIndex
@@ -123,7 +126,7 @@ final class SlicePlanner {
     }
 
     /** The source's tensor for the lead's {@code leadName}: the same name at the source's own layer. */
-    private StoredTensor tensor(OutputSlice.Source src, String leadName, int offset) {
+    private TensorSource tensor(OutputSlice.Source src, String leadName, int offset) {
         String name = offset < 0 ? leadName : ParameterResolver.withLayerIndex(leadName, src.from() + offset);
         return planner.find(input(src), name);
     }

@@ -1,6 +1,6 @@
 package io.mergestream.plan;
 
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.TensorSource;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import java.util.List;
@@ -10,12 +10,12 @@ import java.util.List;
  * to the output dtype if needed; a merge combines {@code base} and {@code models} (in fine-tune order) with
  * the plan's method and {@code params}.
  */
-public record TensorJob(String name, DType outDtype, long[] shape, Kind kind, StoredTensor source,
-                        StoredTensor base, List<StoredTensor> models, TensorParams params) {
+public record TensorJob(String name, DType outDtype, long[] shape, Kind kind, TensorSource source,
+                        TensorSource base, List<TensorSource> models, TensorParams params) {
 
     public enum Kind { COPY, MERGE }
 
-    public static TensorJob copy(String name, DType outDtype, StoredTensor source) {
+    public static TensorJob copy(String name, DType outDtype, TensorSource source) {
         return new TensorJob(name, outDtype, source.info().shape(), Kind.COPY, source, null, List.of(), null);
     }
 
@@ -29,9 +29,9 @@ public record TensorJob(String name, DType outDtype, long[] shape, Kind kind, St
 
     /** Bytes this job reads from the inputs. */
     public long inputBytes() {
-        if (kind == Kind.COPY) return source.info().byteSize();
-        long n = base == null ? 0 : base.info().byteSize();
-        for (StoredTensor m : models) n += m.info().byteSize();
+        if (kind == Kind.COPY) return source.bytesRead();
+        long n = base == null ? 0 : base.bytesRead();
+        for (TensorSource m : models) n += m.bytesRead();
         return n;
     }
 }

@@ -196,10 +196,7 @@ final class RecipeParser {
     String modelReference(JsonNode node, KeyPath path) {
         String model = text(node, path);
         if (model.isBlank()) throw errors.at(path, "is empty");
-        if (model.contains("+")) {
-            throw errors.at(path, "'" + model + "' names a LoRA adapter (model+lora), which mergestream does not "
-                    + "support: merge the adapter into its model first");
-        }
+        // BASE+ADAPTER (a LoRA adapter over its base) is resolved where models are opened (plan.Planner.open)
         return model;
     }
 

@@ -4,8 +4,10 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * The element types of the safetensors format, with their size in bytes. Only F32, F16 and BF16 take part
- * in merge arithmetic (they decode to f32); every other type is copied through byte for byte.
+ * The element types of the safetensors format, with their size in bytes. The kernels decode F32, F16 and BF16
+ * ({@link #isMergeable()}); F64 and the FP8 types are floats too ({@link #isFloat()}): they are merged through an
+ * input source that decodes them to f32 first (format.DecodedTensor). Integer and bool tensors are copied byte
+ * for byte.
  */
 public enum DType {
     F64(8), F32(4), F16(2), BF16(2),
@@ -26,6 +28,16 @@ public enum DType {
     /** True for the types the merge kernels decode to f32 and encode back: F32, F16, BF16. */
     public boolean isMergeable() {
         return this == F32 || this == F16 || this == BF16;
+    }
+
+    /** Floating-point types, which take part in merges: the kernels' three, F64 and the FP8 types (decoded first). */
+    public boolean isFloat() {
+        return isMergeable() || this == F64 || isFp8();
+    }
+
+    /** F8_E4M3 and F8_E5M2, which need their checkpoint's scales to mean anything. */
+    public boolean isFp8() {
+        return this == F8_E4M3 || this == F8_E5M2;
     }
 
     /** The name as written in a safetensors header, e.g. {@code "BF16"}. */
@@ -67,6 +79,8 @@ public enum DType {
             case I8 -> "int8";
             case U8 -> "uint8";
             case BOOL -> "bool";
+            case F8_E4M3 -> "float8_e4m3fn";
+            case F8_E5M2 -> "float8_e5m2";
             default -> name().toLowerCase(Locale.ROOT);
         };
     }

@@ -4,15 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
-import io.mergestream.format.StoredTensor;
-import io.mergestream.kernel.TensorView;
-import io.mergestream.tensor.BFloat16;
-import io.mergestream.tensor.DType;
-import io.mergestream.tensor.Float16;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
+import io.mergestream.format.TensorSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,22 +20,19 @@ import java.util.TreeMap;
  * a model, or a {@code tokenizer:} block): the {@link VocabularyMapping}, each participant's vocabulary
  * tensors, and the tokenizer files to write.
  *
- * <p>Streaming: when the engine reaches a vocabulary tensor (embed_tokens, lm_head …), {@link #view}
- * materialises each participant's tensor in the output vocabulary's row order into an off-heap scratch segment
- * of the caller's {@link Arena}, row by row from the mapped shards (a row copy, or the f32 mean of rows in
- * participant order, rounded once to the participant's dtype), and the normal merge runs on those views.
- * The engine closes the arena as soon as that tensor is written. <b>Memory:</b> at most one vocabulary tensor
- * per participant at a time, in its own dtype: {@code participants × rows × hidden × dtype size} (Llama-2-7B,
- * bf16, union of 32 001 rows, base and three fine-tunes: 4 × 32 001 × 4096 × 2 B ≈ 1 GB), for two tensors of the
- * whole merge. A participant whose rows are already in output order (same vocabulary) is read in place.
+ * <p>Streaming: the planner takes each participant's vocabulary tensor (embed_tokens, lm_head …) from
+ * {@link #source}: a computed {@link TensorSource} that builds the output vocabulary's rows for the range a reader
+ * asks (a row copy, or the f32 mean of rows in participant order, rounded once to the participant's dtype), and the
+ * normal merge runs on it like on any input. A participant whose rows are already in output order (same
+ * vocabulary) is read in place. <b>Memory:</b> a method that streams its inputs (linear, task arithmetic, DARE …)
+ * holds one chunk per participant; one that reads whole tensors materialises each participant's tensor for the
+ * time that tensor is merged: {@code participants × rows × hidden × dtype size} (Llama-2-7B, bf16, union of 32 001
+ * rows, base and three fine-tunes: 4 × 32 001 × 4096 × 2 B ≈ 1 GB), for two tensors of the whole merge.
  */
 public final class VocabularyPlan {
 
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private final VocabularyMapping mapping;
-    private final Map<String, List<StoredTensor>> tensors;
+    private final Map<String, List<TensorSource>> tensors;
     private final int baseParticipant;
     private final int[] modelParticipants;
     private final Path tokenizerDir;
@@ -60,7 +49,7 @@ public final class VocabularyPlan {
      * @param tokenizerVocabulary     that directory's vocabulary, as its tokenizer files hold it
      * @param participantVocabularies each participant's vocabulary, for the added-token flags of new tokens
      */
-    public VocabularyPlan(VocabularyMapping mapping, Map<String, List<StoredTensor>> tensors, int baseParticipant,
+    public VocabularyPlan(VocabularyMapping mapping, Map<String, List<TensorSource>> tensors, int baseParticipant,
                           int[] modelParticipants, Path tokenizerDir, Vocabulary tokenizerVocabulary,
                           List<Vocabulary> participantVocabularies, String description) {
         this.mapping = mapping;
@@ -101,80 +90,15 @@ public final class VocabularyPlan {
     }
 
     /**
-     * Participant {@code p}'s tensor {@code name} with its rows in output order: the mapped tensor itself when
-     * already so, else a segment of {@code scratch} built row by row.
+     * Participant {@code p}'s tensor {@code name} with its rows in output order: the participant's own source when
+     * already so (read in place), else a computed source that builds the rows of each range asked
+     * ({@link RemappedRows}).
      */
-    public TensorView view(String name, int p, Arena scratch) {
-        List<StoredTensor> all = tensors.get(name);
-        StoredTensor own = all.get(p);
-        DType dtype = own.info().dtype();
-        long rowLength = own.info().elements() / Math.max(1, own.info().dim(0));
-        if (mapping.isIdentity(p, own.info().dim(0))) return new TensorView(own.data(), dtype);
-        long rowBytes = rowLength * dtype.byteSize();
-        MemorySegment out = scratch.allocate(rowBytes * mapping.rows(), 8); // zero-filled
-        float[] acc = new float[(int) rowLength];
-        float[] padding = null;
-        List<VocabularyMapping.RowSource> sources = mapping.rowsOf(p);
-        for (int r = 0; r < mapping.rows(); r++) {
-            VocabularyMapping.RowSource s = sources.get(r);
-            if (s.isZeros()) continue;
-            if (s.padding()) {
-                if (padding == null) padding = meanOfRows(own, rowLength);
-                encode(padding, out, r * rowLength, dtype);
-                continue;
-            }
-            if (s.models().length == 1) {
-                StoredTensor src = all.get(s.models()[0]);
-                if (src.info().dtype() == dtype) {
-                    MemorySegment.copy(src.data(), s.rows()[0] * rowBytes, out, r * rowBytes, rowBytes);
-                    continue;
-                }
-            }
-            java.util.Arrays.fill(acc, 0f);
-            for (int i = 0; i < s.models().length; i++) {
-                StoredTensor src = all.get(s.models()[i]);
-                long base = s.rows()[i] * rowLength;
-                for (int c = 0; c < rowLength; c++) acc[c] += decode(src.data(), src.info().dtype(), base + c);
-            }
-            float n = s.models().length;
-            for (int c = 0; c < rowLength; c++) acc[c] /= n;
-            encode(acc, out, r * rowLength, dtype);
-        }
-        return new TensorView(out, dtype);
-    }
-
-    /** The mean of all the tensor's rows, per column: summed in double in row order, rounded once to f32. */
-    private static float[] meanOfRows(StoredTensor t, long rowLength) {
-        long n = t.info().dim(0);
-        double[] sum = new double[(int) rowLength];
-        MemorySegment data = t.data();
-        for (long r = 0; r < n; r++) {
-            for (int c = 0; c < rowLength; c++) sum[c] += decode(data, t.info().dtype(), r * rowLength + c);
-        }
-        float[] mean = new float[(int) rowLength];
-        for (int c = 0; c < rowLength; c++) mean[c] = n == 0 ? 0f : (float) (sum[c] / n);
-        return mean;
-    }
-
-    private static float decode(MemorySegment s, DType d, long i) {
-        return switch (d) {
-            case F32 -> s.get(F32, i * 4);
-            case BF16 -> BFloat16.toFloat(s.get(I16, i * 2));
-            case F16 -> Float16.toFloat(s.get(I16, i * 2));
-            default -> throw new IllegalArgumentException(d + " is not a float type");
-        };
-    }
-
-    private static void encode(float[] v, MemorySegment s, long first, DType d) {
-        for (int c = 0; c < v.length; c++) {
-            long i = first + c;
-            switch (d) {
-                case F32 -> s.set(F32, i * 4, v[c]);
-                case BF16 -> s.set(I16, i * 2, BFloat16.fromFloat(v[c]));
-                case F16 -> s.set(I16, i * 2, Float16.fromFloat(v[c]));
-                default -> throw new IllegalArgumentException(d + " is not a float type");
-            }
-        }
+    public TensorSource source(String name, int p) {
+        List<TensorSource> all = tensors.get(name);
+        TensorSource own = all.get(p);
+        if (mapping.isIdentity(p, own.info().dim(0))) return own;
+        return new RemappedRows(name, mapping.rows(), all, p, mapping.rowsOf(p));
     }
 
     /**

@@ -2,7 +2,7 @@ package io.mergestream.tokenizer;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.format.Json;
-import io.mergestream.format.StoredTensor;
+import io.mergestream.format.TensorSource;
 import io.mergestream.recipe.TokenizerSettings;
 import io.mergestream.recipe.TokenizerSettings.TokenSource;
 import java.nio.file.Files;
@@ -33,7 +33,7 @@ public final class VocabularyPlanner {
      * @param resolve           the recipe's model path resolution
      */
     public static VocabularyPlan build(Path recipe, TokenizerSettings settings, List<String> names, List<Path> dirs,
-                                       boolean hasBase, int[] modelParticipants, Map<String, List<StoredTensor>> tensors,
+                                       boolean hasBase, int[] modelParticipants, Map<String, List<TensorSource>> tensors,
                                        Function<String, Path> resolve) {
         String at = recipe + ": ";
         if (tensors.isEmpty()) {
@@ -43,7 +43,7 @@ public final class VocabularyPlanner {
         int n = names.size();
         long[] rows = new long[n];
         java.util.Arrays.fill(rows, Long.MAX_VALUE);
-        for (List<StoredTensor> per : tensors.values()) {
+        for (List<TensorSource> per : tensors.values()) {
             for (int p = 0; p < n; p++) rows[p] = Math.min(rows[p], per.get(p).info().dim(0));
         }
         List<Vocabulary> vocabularies = new ArrayList<>();

@@ -146,8 +146,11 @@ class RecipeErrorTest {
     }
 
     @Test
-    void loraAdapterReference() {
-        assertError(DARE.replace("model: ft1", "model: ft1+my/lora"), "models[1].model: ", "LoRA", "not support");
+    void loraAdapterReferenceIsKeptForThePlanner() {
+        // BASE+ADAPTER is a model (a LoRA fine-tune) the planner opens: the recipe keeps it as written
+        Recipe r = RecipeFixtures.parse(DARE.replace("model: ft1", "model: ft1+my/lora"));
+        org.junit.jupiter.api.Assertions.assertTrue(r.models().stream().anyMatch(m -> m.model().equals("ft1+my/lora")),
+                r.models().toString());
     }
 
     @Test

@@ -51,7 +51,18 @@ final class RestrictedUnpickler {
         }
     }
 
-    record Tuple(List<Object> items) {}
+    /**
+     * A tuple; {@code depth} counts the tuples nested in it (1 for a flat one). Its hash and equality recurse
+     * through the nesting (a tuple may be a dict key), so the depth is bounded: see {@link #MAX_NESTING}.
+     */
+    record Tuple(List<Object> items, int depth) {}
+
+    /**
+     * The deepest tuple nesting accepted. A state dict nests tuples two or three deep (a tensor's size and stride
+     * inside its REDUCE arguments); a hostile pickle nesting thousands deep would overflow the stack when the
+     * tuple is hashed as a dict key (found by the fuzzer: FuzzRegressionsTest).
+     */
+    static final int MAX_NESTING = 100;
 
     /** A list or a dict: mutable while the pickle fills it. */
     static final class PyList {
@@ -143,7 +154,7 @@ final class RestrictedUnpickler {
                 case '(' -> pushMark();
                 case '}' -> push(new PyDict());
                 case ']' -> push(new PyList());
-                case ')' -> push(new Tuple(List.of()));
+                case ')' -> push(new Tuple(List.of(), 1));
                 case 'd' -> { // DICT
                     List<Object> items = popMark(at);
                     PyDict d = new PyDict();
@@ -242,7 +253,7 @@ final class RestrictedUnpickler {
         if (!(callable instanceof Global g) || g.kind() == Global.Kind.STORAGE_TYPE) {
             throw bad("REDUCE at byte " + at + " applies " + describe(callable) + ", which is not an allowed callable");
         }
-        if (!(args instanceof Tuple(List<Object> a))) {
+        if (!(args instanceof Tuple(List<Object> a, _))) {
             throw bad("REDUCE at byte " + at + " applies " + g.qualified() + " to " + describe(args) + ", not a tuple");
         }
         return switch (g.kind()) {
@@ -295,7 +306,7 @@ final class RestrictedUnpickler {
     }
 
     private long[] longs(Object o, String what, int at) {
-        if (!(o instanceof Tuple(List<Object> items))) {
+        if (!(o instanceof Tuple(List<Object> items, _))) {
             throw bad("_rebuild_tensor_v2 at byte " + at + " is given " + describe(o) + " as its " + what);
         }
         long[] out = new long[items.size()];
@@ -310,7 +321,7 @@ final class RestrictedUnpickler {
 
     /** {@code ('storage', torch.XStorage, key, location, numel)}, as torch.save's persistent_id writes it. */
     private StorageRef persistentLoad(Object pid, int at) {
-        if (!(pid instanceof Tuple(List<Object> t)) || t.size() != 5 || !"storage".equals(t.get(0))) {
+        if (!(pid instanceof Tuple(List<Object> t, _)) || t.size() != 5 || !"storage".equals(t.get(0))) {
             throw bad("persistent id at byte " + at + " is " + describe(pid) + ", not ('storage', type, key, location, numel)");
         }
         if (!(t.get(1) instanceof Global g) || g.kind() != Global.Kind.STORAGE_TYPE) {
@@ -336,7 +347,7 @@ final class RestrictedUnpickler {
             throw bad("BUILD at byte " + at + " sets the state of " + describe(target) + "; only a dict's is allowed");
         }
         boolean ok = state instanceof PyDict || state instanceof None
-                || (state instanceof Tuple(List<Object> t) && t.size() == 2
+                || (state instanceof Tuple(List<Object> t, _) && t.size() == 2
                 && t.stream().allMatch(x -> x instanceof PyDict || x instanceof None));
         if (!ok) throw bad("BUILD at byte " + at + " gives a dict the state " + describe(state));
         d.state = state;
@@ -368,7 +379,12 @@ final class RestrictedUnpickler {
 
     private Tuple tuple(List<Object> items) {
         grow(items.size());
-        return new Tuple(List.copyOf(items));
+        int depth = 1;
+        for (Object o : items) if (o instanceof Tuple t) depth = Math.max(depth, t.depth() + 1);
+        if (depth > MAX_NESTING) {
+            throw bad("nests tuples more than " + MAX_NESTING + " deep, which no state dict does");
+        }
+        return new Tuple(List.copyOf(items), depth);
     }
 
     private void grow(long n) {
