@@ -1,7 +1,6 @@
 package io.mergestream.engine;
 
 import io.mergestream.format.ChatTemplates;
-import io.mergestream.format.MappedPages;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
@@ -20,12 +19,14 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.mergestream.tensor.DType;
 
 /**
  * Runs a {@link MergePlan}: lays out the output shards, then streams every tensor through the kernels, chunk
- * by chunk on a fixed pool of threads, straight into the mapped output; finally writes config, tokenizer,
- * model card and recipe and moves the finished directory into place. Tensors are processed one after the
- * other (a method's reduction pass must finish before its map pass), each on all threads.
+ * by chunk on a fixed pool of threads: each chunk is computed into the worker's own buffer and handed to the
+ * {@link OutputSink} (the sharded writer's positional writes); finally writes config, tokenizer, model card
+ * and recipe and moves the finished directory into place. Tensors are processed one after the other (a
+ * method's reduction pass must finish before its map pass), each on all threads.
  */
 public final class MergeEngine {
 
@@ -52,7 +53,7 @@ public final class MergeEngine {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
                  ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
                  Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
-                writeTensors(plan, OutputTensors.of(writer), runner, o.kernel(), progress);
+                writeTensors(plan, OutputSink.of(writer), runner, o.kernel(), progress);
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
@@ -73,13 +74,31 @@ public final class MergeEngine {
         return entries;
     }
 
-    /** Computes every job's output tensor into {@code outputs} (the writer's mapped shards, in a merge). */
-    public static void writeTensors(MergePlan plan, OutputTensors outputs, ChunkRunner runner, MergeKernel kernel,
+    /**
+     * Computes every job's output tensor, chunk by chunk, into {@code sink}.
+     *
+     * <p>The seam between methods and sink: each chunk {@code [start, start + count)} is computed into a
+     * per-thread off-heap buffer viewed as a window with origin {@code start} ({@link TensorView}), and the
+     * window's bytes go to the sink at the chunk's byte offset. That is exact because every method's map step
+     * ({@link ChunkOp}, method/*.java) writes only elements {@code [start, start + count)} of its output: the
+     * kernel calls (taskArithmetic, linear, convert) over exactly that range, and the per-element loops
+     * (Combination.perVector, NearSwap, Ram, Sce, ArceeFusion, the breadcrumbs/DELLA path of TaskArithmeticFamily) from
+     * start to start + count; the window's bounds would reject anything else. No method reads its output back.
+     */
+    public static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
+        int widest = 1;
+        for (TensorJob job : plan.jobs()) widest = Math.max(widest, job.outDtype().byteSize());
+        try (ChunkBuffers buffers = new ChunkBuffers((long) runner.chunkElements() * widest)) {
+            writeTensors(plan, sink, runner, kernel, progress, buffers);
+        }
+    }
+
+    private static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
+                                     Progress progress, ChunkBuffers buffers) {
         boolean evictInputs = inputsExceedMemory(plan);
         for (TensorJob job : plan.jobs()) {
             progress.startTensor(job.name());
-            TensorView out = new TensorView(outputs.segment(job.name(), job.outputBytes()), job.outDtype());
             long elements = job.elements();
             // a vocabulary tensor rebuilt onto the output vocabulary: its inputs live here until it is written
             Arena scratch = job.kind() == TensorJob.Kind.MERGE && plan.vocabulary() != null
@@ -87,20 +106,31 @@ public final class MergeEngine {
             try {
                 if (elements > 0) {
                     double bytesPerElement = (double) job.inputBytes() / elements;
-                    ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job, out)
-                            : plan.method().prepare(job.name(), job.params(), inputs(plan, job, out, scratch), kernel, runner);
-                    runner.forEachChunk(elements, (start, count) -> {
-                        op.run(kernel, start, count);
-                        progress.add((long) (count * bytesPerElement));
-                    });
+                    ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job)
+                            : plan.method().prepare(job.name(), job.params(), inputs(plan, job, scratch), kernel, runner);
+                    writeChunks(job, op, sink, runner, kernel, progress, buffers, bytesPerElement);
                 }
             } finally {
                 if (scratch != null) scratch.close();
             }
             releaseInputs(job, evictInputs);
-            outputs.done(out.data());
+            sink.tensorDone(job.name());
             progress.finishTensor();
         }
+    }
+
+    /** Runs {@code op} over every chunk of the job into the workers' buffers and on to the sink. */
+    private static void writeChunks(TensorJob job, ChunkOp op, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
+                                    Progress progress, ChunkBuffers buffers, double bytesPerElement) {
+        DType dtype = job.outDtype();
+        int size = dtype.byteSize();
+        List<ChunkBuffers.Worker> workers = runner.reduce(job.elements(), buffers::take, (w, start, count) -> {
+            TensorView window = new TensorView(w.buffer().asSlice(0, (long) count * size), dtype, start);
+            op.run(kernel, window, start, count);
+            sink.write(job.name(), start * size, window.data());
+            progress.add((long) (count * bytesPerElement));
+        });
+        for (ChunkBuffers.Worker w : workers) buffers.give(w);
     }
 
     /** Finished inputs leave the resident set, and the page cache too when they exceed memory. */
@@ -120,17 +150,17 @@ public final class MergeEngine {
         return plan.inputBytes() + plan.outputBytes() > 0.6 * total;
     }
 
-    private static ChunkOp copyOp(TensorJob job, TensorView out) {
+    private static ChunkOp copyOp(TensorJob job) {
         TensorView in = new TensorView(job.source().data(), job.source().info().dtype());
-        if (in.dtype() != out.dtype()) {
-            return (k, start, count) -> k.convert(in, out, start, count);
+        if (in.dtype() != job.outDtype()) {
+            return (k, out, start, count) -> k.convert(in, out, start, count);
         }
         int size = in.dtype().byteSize();
-        return (k, start, count) -> MemorySegment.copy(in.data(), start * size, out.data(), start * size,
+        return (k, out, start, count) -> MemorySegment.copy(in.data(), start * size, out.data(), out.offsetOf(start),
                 (long) count * size);
     }
 
-    private static MergeInputs inputs(MergePlan plan, TensorJob job, TensorView out, Arena scratch) {
+    private static MergeInputs inputs(MergePlan plan, TensorJob job, Arena scratch) {
         long n = job.elements();
         VocabularyPlan v = scratch == null ? null : plan.vocabulary();
         TensorView base = job.base() == null ? null
@@ -142,7 +172,7 @@ public final class MergeEngine {
             models[j] = v != null ? v.view(job.name(), v.modelParticipant(j), scratch) : view(m, n);
             valid[j] = models[j].elements();
         }
-        return new MergeInputs(base, models, valid, out, job.shape().clone());
+        return new MergeInputs(base, models, valid, job.shape().clone());
     }
 
     /** The tensor's bytes, cut to at most {@code elements} elements (a model with more vocabulary rows). */

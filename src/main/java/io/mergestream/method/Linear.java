@@ -16,6 +16,6 @@ public final class Linear implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         LinearOp op = new LinearOp(p.weights().clone(), p.normalize());
-        return (k, start, count) -> k.linear(op, in.models(), in.out(), start, count);
+        return (k, out, start, count) -> k.linear(op, in.models(), out, start, count);
     }
 }

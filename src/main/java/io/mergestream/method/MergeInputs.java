@@ -4,12 +4,13 @@ import io.mergestream.kernel.TensorView;
 
 /**
  * The tensors one output tensor is computed from, all indexed by the output's flat element index: the base
- * (absent for methods that need none), each fine-tune and the output. A fine-tune may cover fewer elements
+ * (absent for methods that need none) and each fine-tune. The output is not here: each chunk's map step
+ * gets its own output window ({@link ChunkOp}). A fine-tune may cover fewer elements
  * than the output ({@code modelElements[j]}): an embedding or lm_head with fewer vocabulary rows. Beyond
  * its rows it contributes no delta, which the pieces below express by reading the base in its place.
  * {@code shape} is the output's shape (for methods that work per row or per column).
  */
-public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, TensorView out, long[] shape) {
+public record MergeInputs(TensorView base, TensorView[] models, long[] modelElements, long[] shape) {
 
     /** The view of fine-tune j at flat index i: its own where it has rows, else the base (no delta). */
     public TensorView modelAt(int j, long i) {
@@ -22,7 +23,7 @@ public record MergeInputs(TensorView base, TensorView[] models, long[] modelElem
         void run(long start, int count, TensorView[] models);
     }
 
-    /** The output tensor's element count (the output view may be a window onto one chunk of it). */
+    /** The output tensor's element count. */
     public long elements() {
         return io.mergestream.tensor.TensorInfo.elementCount(shape);
     }

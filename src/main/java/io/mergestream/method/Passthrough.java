@@ -18,6 +18,6 @@ public final class Passthrough implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         float scale = (float) p.settings().perModel("scale")[0];
-        return Combination.whole(new float[] {scale}, null, in.models(), in.out());
+        return Combination.whole(new float[] {scale}, null, in.models());
     }
 }
