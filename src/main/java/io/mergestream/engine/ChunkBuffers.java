@@ -11,9 +11,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 final class ChunkBuffers implements AutoCloseable {
 
-    /** A worker's state for one tensor: its buffer. */
+    /** A worker's state for one tensor: its buffer and the NaN/Inf values seen in its chunks. */
     static final class Worker {
         private final MemorySegment buffer;
+        long nonFinite;
 
         private Worker(MemorySegment buffer) {
             this.buffer = buffer;

@@ -84,6 +84,7 @@ public final class MergeEngine {
      * kernel calls (taskArithmetic, linear, convert) over exactly that range, and the per-element loops
      * (Combination.perVector, NearSwap, Ram, Sce, ArceeFusion, the breadcrumbs/DELLA path of TaskArithmeticFamily) from
      * start to start + count; the window's bounds would reject anything else. No method reads its output back.
+     * While a chunk is in cache its NaN/Inf are counted ({@link NonFinite}); a tensor with any is reported.
      */
     public static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
@@ -100,6 +101,7 @@ public final class MergeEngine {
         for (TensorJob job : plan.jobs()) {
             progress.startTensor(job.name());
             long elements = job.elements();
+            long nonFinite = 0;
             // a vocabulary tensor rebuilt onto the output vocabulary: its inputs live here until it is written
             Arena scratch = job.kind() == TensorJob.Kind.MERGE && plan.vocabulary() != null
                     && plan.vocabulary().remaps(job.name()) ? Arena.ofShared() : null;
@@ -108,29 +110,56 @@ public final class MergeEngine {
                     double bytesPerElement = (double) job.inputBytes() / elements;
                     ChunkOp op = job.kind() == TensorJob.Kind.COPY ? copyOp(job)
                             : plan.method().prepare(job.name(), job.params(), inputs(plan, job, scratch), kernel, runner);
-                    writeChunks(job, op, sink, runner, kernel, progress, buffers, bytesPerElement);
+                    nonFinite = writeChunks(job, op, sink, runner, kernel, progress, buffers, bytesPerElement);
                 }
             } finally {
                 if (scratch != null) scratch.close();
             }
+            if (nonFinite > 0) warnNonFinite(job, nonFinite);
             releaseInputs(job, evictInputs);
             sink.tensorDone(job.name());
             progress.finishTensor();
         }
     }
 
-    /** Runs {@code op} over every chunk of the job into the workers' buffers and on to the sink. */
-    private static void writeChunks(TensorJob job, ChunkOp op, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
+    /** Runs {@code op} over every chunk of the job into the workers' buffers and on to the sink; returns the NaN/Inf count. */
+    private static long writeChunks(TensorJob job, ChunkOp op, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress, ChunkBuffers buffers, double bytesPerElement) {
         DType dtype = job.outDtype();
         int size = dtype.byteSize();
         List<ChunkBuffers.Worker> workers = runner.reduce(job.elements(), buffers::take, (w, start, count) -> {
             TensorView window = new TensorView(w.buffer().asSlice(0, (long) count * size), dtype, start);
             op.run(kernel, window, start, count);
+            w.nonFinite += NonFinite.count(window);
             sink.write(job.name(), start * size, window.data());
             progress.add((long) (count * bytesPerElement));
         });
-        for (ChunkBuffers.Worker w : workers) buffers.give(w);
+        long nonFinite = 0;
+        for (ChunkBuffers.Worker w : workers) {
+            nonFinite += w.nonFinite;
+            buffers.give(w);
+        }
+        return nonFinite;
+    }
+
+    /**
+     * One warning for an output tensor with NaN or ±Inf values, with each input's own count so that the
+     * user sees where they came from (counted only now: reading the inputs again is the rare case's cost).
+     */
+    private static void warnNonFinite(TensorJob job, long nonFinite) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(job.name()).append(": ").append(nonFinite).append(" of ").append(job.elements())
+                .append(" output values are NaN or infinite; non-finite input values: ");
+        List<String> parts = new ArrayList<>();
+        if (job.source() != null) parts.add(inputCount(job.source()));
+        if (job.base() != null) parts.add("base " + inputCount(job.base()));
+        for (StoredTensor m : job.models()) parts.add(inputCount(m));
+        sb.append(String.join(", ", parts));
+        io.mergestream.Warnings.warn(sb.toString());
+    }
+
+    private static String inputCount(StoredTensor t) {
+        return t.shard().path() + " " + NonFinite.count(t.data(), t.info().dtype());
     }
 
     /** Finished inputs leave the resident set, and the page cache too when they exceed memory. */
