@@ -1,6 +1,8 @@
 package io.mergestream.engine;
 
 import io.mergestream.format.ChatTemplates;
+import io.mergestream.format.Checkpoint;
+import io.mergestream.format.MappedInputFault;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
@@ -11,6 +13,7 @@ import io.mergestream.kernel.TensorView;
 import io.mergestream.method.ChunkOp;
 import io.mergestream.method.MergeInputs;
 import io.mergestream.plan.MergePlan;
+import io.mergestream.plan.ModelInput;
 import io.mergestream.plan.TensorJob;
 import java.io.PrintStream;
 import io.mergestream.tokenizer.VocabularyPlan;
@@ -53,7 +56,11 @@ public final class MergeEngine {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
                  ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
                  Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
-                writeTensors(plan, OutputSink.of(writer), runner, o.kernel(), progress);
+                // an input truncated under the merge faults on its mapped pages: one line naming it (exit 1)
+                MappedInputFault.guard(inputCheckpoints(plan), () -> {
+                    writeTensors(plan, OutputSink.of(writer), runner, o.kernel(), progress);
+                    return null;
+                });
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
@@ -160,6 +167,16 @@ public final class MergeEngine {
 
     private static String inputCount(StoredTensor t) {
         return t.shard().path() + " " + NonFinite.count(t.data(), t.info().dtype());
+    }
+
+    /** Every checkpoint the plan reads (a model may be the base and a fine-tune: listed once). */
+    static List<Checkpoint> inputCheckpoints(MergePlan plan) {
+        List<Checkpoint> all = new ArrayList<>();
+        if (plan.base() != null) all.add(plan.base().checkpoint());
+        for (ModelInput m : plan.fineTunes()) {
+            if (all.stream().noneMatch(c -> c == m.checkpoint())) all.add(m.checkpoint());
+        }
+        return all;
     }
 
     /** Finished inputs leave the resident set, and the page cache too when they exceed memory. */
