@@ -1,6 +1,8 @@
 package io.mergestream.analysis;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
+import io.mergestream.format.MappedInputFault;
 import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
@@ -25,6 +27,10 @@ import java.util.TreeMap;
  * Floating-point sums are block-ordered ({@link BlockReduction}), so every figure is the same whatever the thread
  * count or chunk size.
  *
+ * <p>Non-finite deltas (NaN or ±Inf in the base or the model, or a difference that overflows f32) are
+ * counted per tensor and left out of every figure: one NaN would otherwise make the mean, the quantiles and
+ * the verdict NaN. A tensor with any is reported by a warning, and the report then gives no verdict.
+ *
  * <p>This pass runs its own scalar loop over {@link TensorView}s with {@link ScalarKernel}'s decode helpers
  * rather than a new {@code MergeKernel} reduction: it is read once per tensor and bound by memory.
  */
@@ -40,15 +46,19 @@ public final class DeltaStats {
 
     private DeltaStats() {}
 
-    /** The figures of a set of elements. Fractions are of the elements; NaN where undefined (no elements, zero norm). */
+    /**
+     * The figures of a set of elements: {@code elements} finite deltas, {@code nonFinite} left out. Fractions
+     * are of the finite ones; NaN where undefined (no elements, zero norm).
+     */
     public record Figures(long elements, double mean, double std, double rms, double p50, double p90, double p99,
-                          double max, double withinSmall, double withinLarge, double cosine, double relativeNorm) {}
+                          double max, double withinSmall, double withinLarge, double cosine, double relativeNorm,
+                          long nonFinite) {}
 
     /** Sums over a set of elements: exact integers, histogram, and doubles added in a fixed order. */
     public static final class Acc {
         long n;
         double sumD, sumD2, sumMB, sumM2, sumB2;
-        long withinSmall, withinLarge;
+        long withinSmall, withinLarge, nonFinite;
         int maxBits;
         final AbsHistogram histogram = new AbsHistogram();
 
@@ -61,6 +71,7 @@ public final class DeltaStats {
             sumB2 += o.sumB2;
             withinSmall += o.withinSmall;
             withinLarge += o.withinLarge;
+            nonFinite += o.nonFinite;
             maxBits = Math.max(maxBits, o.maxBits);
             histogram.add(o.histogram);
         }
@@ -75,7 +86,7 @@ public final class DeltaStats {
             double var = Math.max(0, sumD2 / n - mean * mean);
             return new Figures(n, mean, Math.sqrt(var), Math.sqrt(sumD2 / n), histogram.quantile(0.5, max),
                     histogram.quantile(0.9, max), histogram.quantile(0.99, max), max, (double) withinSmall / n,
-                    (double) withinLarge / n, sumMB / Math.sqrt(sumM2 * sumB2), Math.sqrt(sumD2 / sumB2));
+                    (double) withinLarge / n, sumMB / Math.sqrt(sumM2 * sumB2), Math.sqrt(sumD2 / sumB2), nonFinite);
         }
     }
 
@@ -107,10 +118,18 @@ public final class DeltaStats {
      */
     public static Report compute(Checkpoint base, Checkpoint model, ChunkRunner runner, int blockElements,
                                  Progress progress) {
+        // a checkpoint truncated while mapped faults on its pages: one line naming the file (exit 1)
+        return MappedInputFault.guard(List.of(base, model), () -> pass(base, model, runner, blockElements, progress));
+    }
+
+    private static Report pass(Checkpoint base, Checkpoint model, ChunkRunner runner, int blockElements,
+                               Progress progress) {
         List<TensorStats> tensors = new ArrayList<>();
         List<Skipped> skipped = new ArrayList<>();
         Map<Integer, Acc> layers = new TreeMap<>();
         Acc overall = new Acc();
+        String worst = null; // the tensor with the most non-finite deltas
+        long worstCount = 0, nonFiniteTensors = 0;
         double cosWeighted = 0;
         double relWeighted = 0;
         long weight = 0;
@@ -131,6 +150,15 @@ public final class DeltaStats {
                     b.info().elements(), runner, blockElements);
             progress.add(b.info().byteSize() + m.info().byteSize());
             progress.finishTensor();
+            if (acc.nonFinite > 0) {
+                Warnings.warn(b.name() + ": " + acc.nonFinite + " of " + b.info().elements() + " deltas are NaN or"
+                        + " infinite (in " + b.shard().path() + " or " + m.shard().path() + "); left out of the statistics");
+                nonFiniteTensors++;
+                if (acc.nonFinite > worstCount) {
+                    worst = b.name();
+                    worstCount = acc.nonFinite;
+                }
+            }
             OptionalInt layer = ParameterResolver.layerIndex(b.name());
             Figures f = acc.figures();
             tensors.add(new TensorStats(b.name(), kind(b.name()), layer.orElse(-1), b.info().shape(),
@@ -156,7 +184,10 @@ public final class DeltaStats {
         double wCos = weight == 0 ? Double.NaN : cosWeighted / weight;
         double wRel = weight == 0 ? Double.NaN : relWeighted / weight;
         return new Report(base.location(), model.location(), List.copyOf(tensors), List.copyOf(layerStats), all,
-                overall.histogram, wCos, wRel, Verdict.of(all, wCos, wRel), List.copyOf(skipped));
+                overall.histogram, wCos, wRel,
+                worst != null ? Verdict.nonFinite(all.nonFinite(), worst, worstCount, nonFiniteTensors)
+                        : Verdict.of(all, wCos, wRel),
+                List.copyOf(skipped));
     }
 
     /** The sums of one tensor pair of {@code n} elements. */
@@ -167,10 +198,11 @@ public final class DeltaStats {
         for (Acc a : r.states()) {
             total.withinSmall += a.withinSmall;
             total.withinLarge += a.withinLarge;
+            total.nonFinite += a.nonFinite;
             total.maxBits = Math.max(total.maxBits, a.maxBits);
             total.histogram.add(a.histogram);
         }
-        total.n = n;
+        total.n = n - total.nonFinite;
         double[] t = r.totals();
         total.sumD = t[0];
         total.sumD2 = t[1];
@@ -182,13 +214,17 @@ public final class DeltaStats {
 
     private static void block(TensorView base, TensorView model, long start, int count, Acc acc, double[] sums) {
         double sD = 0, sD2 = 0, sMB = 0, sM2 = 0, sB2 = 0;
-        long small = 0, large = 0;
+        long small = 0, large = 0, nonFinite = 0;
         int maxBits = acc.maxBits;
         long[] hist = acc.histogram.counts;
         for (long i = start, end = start + count; i < end; i++) {
             float b = ScalarKernel.decode(base, i);
             float m = ScalarKernel.decode(model, i);
             float d = m - b;
+            if (!Float.isFinite(d)) { // NaN/Inf in either input, or an overflowing difference: counted, not summed
+                nonFinite++;
+                continue;
+            }
             int bits = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
             hist[AbsHistogram.bin(bits)]++;
             if (bits > maxBits) maxBits = bits;
@@ -204,6 +240,7 @@ public final class DeltaStats {
         acc.maxBits = maxBits;
         acc.withinSmall += small;
         acc.withinLarge += large;
+        acc.nonFinite += nonFinite;
         sums[0] = sD;
         sums[1] = sD2;
         sums[2] = sMB;
