@@ -108,12 +108,14 @@ class NonFiniteTest {
         } finally {
             Warnings.set(previous);
         }
-        assertEquals(2, warnings.size(), warnings.toString());
-        String a = warnings.stream().filter(w -> w.startsWith("a.weight:")).findFirst().orElseThrow();
+        // other warnings (a model without config.json, say) are not this test's business
+        List<String> nonFinite = warnings.stream().filter(w -> w.contains("NaN or infinite")).toList();
+        assertEquals(2, nonFinite.size(), warnings.toString());
+        String a = nonFinite.stream().filter(w -> w.startsWith("a.weight:")).findFirst().orElseThrow();
         assertTrue(a.startsWith("a.weight: 2 of 300 output values are NaN or infinite"), a);
         assertTrue(a.contains("base " + base.resolve("model.safetensors") + " 0"), a);
         assertTrue(a.contains(ft.resolve("model.safetensors") + " 2"), a);
-        String b = warnings.stream().filter(w -> w.startsWith("b.weight:")).findFirst().orElseThrow();
+        String b = nonFinite.stream().filter(w -> w.startsWith("b.weight:")).findFirst().orElseThrow();
         assertTrue(b.startsWith("b.weight: 1 of 300 output values"), b);
         assertTrue(b.contains("base " + base.resolve("model.safetensors") + " 1"), b);
     }
