@@ -52,8 +52,9 @@ public final class TestModels {
         for (T t : model.tensors.values()) entries.add(new OutputLayout.Entry(t.name(), dtype, t.shape()));
         try (ShardedWriter w = ShardedWriter.create(dir, OutputLayout.plan(entries, shardBytes))) {
             for (T t : model.tensors.values()) {
-                MemorySegment seg = w.segment(t.name());
+                MemorySegment seg = MemorySegment.ofArray(new byte[t.values().length * dtype.byteSize()]);
                 for (int i = 0; i < t.values().length; i++) encode(seg, dtype, i, t.values()[i]);
+                w.write(t.name(), 0, seg);
             }
             w.finish();
         }

@@ -1,6 +1,8 @@
 package io.mergestream.analysis;
 
 import io.mergestream.MergestreamException;
+import io.mergestream.Warnings;
+import io.mergestream.format.MappedInputFault;
 import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
@@ -26,6 +28,10 @@ import java.util.TreeMap;
  * Floating-point sums are block-ordered ({@link BlockReduction}), so every figure is the same whatever the thread
  * count or chunk size.
  *
+ * <p>Non-finite deltas (NaN or ±Inf in the base or the model, or a difference that overflows f32) are
+ * counted per tensor and left out of every figure: one NaN would otherwise make the mean, the quantiles and
+ * the verdict NaN. A tensor with any is reported by a warning, and the report then gives no verdict.
+ *
  * <p>This pass runs its own scalar loop over {@link TensorView}s with {@link ScalarKernel}'s decode helpers
  * rather than a new {@code MergeKernel} reduction: it is read once per tensor and bound by memory.
  */
@@ -41,15 +47,19 @@ public final class DeltaStats {
 
     private DeltaStats() {}
 
-    /** The figures of a set of elements. Fractions are of the elements; NaN where undefined (no elements, zero norm). */
+    /**
+     * The figures of a set of elements: {@code elements} finite deltas, {@code nonFinite} left out. Fractions
+     * are of the finite ones; NaN where undefined (no elements, zero norm).
+     */
     public record Figures(long elements, double mean, double std, double rms, double p50, double p90, double p99,
-                          double max, double withinSmall, double withinLarge, double cosine, double relativeNorm) {}
+                          double max, double withinSmall, double withinLarge, double cosine, double relativeNorm,
+                          long nonFinite) {}
 
     /** Sums over a set of elements: exact integers, histogram, and doubles added in a fixed order. */
     public static final class Acc {
         long n;
         double sumD, sumD2, sumMB, sumM2, sumB2;
-        long withinSmall, withinLarge;
+        long withinSmall, withinLarge, nonFinite;
         int maxBits;
         final AbsHistogram histogram = new AbsHistogram();
 
@@ -62,6 +72,7 @@ public final class DeltaStats {
             sumB2 += o.sumB2;
             withinSmall += o.withinSmall;
             withinLarge += o.withinLarge;
+            nonFinite += o.nonFinite;
             maxBits = Math.max(maxBits, o.maxBits);
             histogram.add(o.histogram);
         }
@@ -76,7 +87,7 @@ public final class DeltaStats {
             double var = Math.max(0, sumD2 / n - mean * mean);
             return new Figures(n, mean, Math.sqrt(var), Math.sqrt(sumD2 / n), histogram.quantile(0.5, max),
                     histogram.quantile(0.9, max), histogram.quantile(0.99, max), max, (double) withinSmall / n,
-                    (double) withinLarge / n, sumMB / Math.sqrt(sumM2 * sumB2), Math.sqrt(sumD2 / sumB2));
+                    (double) withinLarge / n, sumMB / Math.sqrt(sumM2 * sumB2), Math.sqrt(sumD2 / sumB2), nonFinite);
         }
     }
 
@@ -108,9 +119,12 @@ public final class DeltaStats {
      */
     public static Report compute(InputModel base, InputModel model, ChunkRunner runner, int blockElements,
                                  Progress progress) {
-        try (ChunkBuffers buffers = new ChunkBuffers()) {
-            return compute(base, model, runner, blockElements, progress, buffers);
-        }
+        // a checkpoint truncated while mapped faults on its pages: one line naming the file (exit 1)
+        return MappedInputFault.guard(List.of(base, model), () -> {
+            try (ChunkBuffers buffers = new ChunkBuffers()) {
+                return compute(base, model, runner, blockElements, progress, buffers);
+            }
+        });
     }
 
     private static Report compute(InputModel base, InputModel model, ChunkRunner runner, int blockElements,
@@ -119,6 +133,8 @@ public final class DeltaStats {
         List<Skipped> skipped = new ArrayList<>();
         Map<Integer, Acc> layers = new TreeMap<>();
         Acc overall = new Acc();
+        String worst = null; // the tensor with the most non-finite deltas
+        long worstCount = 0, nonFiniteTensors = 0;
         double cosWeighted = 0;
         double relWeighted = 0;
         long weight = 0;
@@ -142,6 +158,15 @@ public final class DeltaStats {
             Acc acc = total(sums, b.info().elements());
             progress.add(b.bytesRead() + m.bytesRead());
             progress.finishTensor();
+            if (acc.nonFinite > 0) {
+                Warnings.warn(b.name() + ": " + acc.nonFinite + " of " + b.info().elements() + " deltas are NaN or"
+                        + " infinite (in " + base.location() + " or " + model.location() + "); left out of the statistics");
+                nonFiniteTensors++;
+                if (acc.nonFinite > worstCount) {
+                    worst = b.name();
+                    worstCount = acc.nonFinite;
+                }
+            }
             OptionalInt layer = ParameterResolver.layerIndex(b.name());
             Figures f = acc.figures();
             tensors.add(new TensorStats(b.name(), kind(b.name()), layer.orElse(-1), b.info().shape(),
@@ -167,7 +192,10 @@ public final class DeltaStats {
         double wCos = weight == 0 ? Double.NaN : cosWeighted / weight;
         double wRel = weight == 0 ? Double.NaN : relWeighted / weight;
         return new Report(base.location(), model.location(), List.copyOf(tensors), List.copyOf(layerStats), all,
-                overall.histogram, wCos, wRel, Verdict.of(all, wCos, wRel), List.copyOf(skipped));
+                overall.histogram, wCos, wRel,
+                worst != null ? Verdict.nonFinite(all.nonFinite(), worst, worstCount, nonFiniteTensors)
+                        : Verdict.of(all, wCos, wRel),
+                List.copyOf(skipped));
     }
 
     /** The sums of one tensor pair of {@code n} elements. */
@@ -182,10 +210,11 @@ public final class DeltaStats {
         for (Acc a : r.states()) {
             total.withinSmall += a.withinSmall;
             total.withinLarge += a.withinLarge;
+            total.nonFinite += a.nonFinite;
             total.maxBits = Math.max(total.maxBits, a.maxBits);
             total.histogram.add(a.histogram);
         }
-        total.n = n;
+        total.n = n - total.nonFinite;
         double[] t = r.totals();
         total.sumD = t[0];
         total.sumD2 = t[1];
@@ -197,13 +226,17 @@ public final class DeltaStats {
 
     private static void block(TensorView base, TensorView model, long start, int count, Acc acc, double[] sums) {
         double sD = 0, sD2 = 0, sMB = 0, sM2 = 0, sB2 = 0;
-        long small = 0, large = 0;
+        long small = 0, large = 0, nonFinite = 0;
         int maxBits = acc.maxBits;
         long[] hist = acc.histogram.counts;
         for (long i = start, end = start + count; i < end; i++) {
             float b = ScalarKernel.decode(base, i);
             float m = ScalarKernel.decode(model, i);
             float d = m - b;
+            if (!Float.isFinite(d)) { // NaN/Inf in either input, or an overflowing difference: counted, not summed
+                nonFinite++;
+                continue;
+            }
             int bits = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
             hist[AbsHistogram.bin(bits)]++;
             if (bits > maxBits) maxBits = bits;
@@ -219,6 +252,7 @@ public final class DeltaStats {
         acc.maxBits = maxBits;
         acc.withinSmall += small;
         acc.withinLarge += large;
+        acc.nonFinite += nonFinite;
         sums[0] = sD;
         sums[1] = sD2;
         sums[2] = sMB;

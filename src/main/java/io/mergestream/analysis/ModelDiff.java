@@ -4,6 +4,7 @@ import io.mergestream.engine.BlockReduction;
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
+import io.mergestream.format.MappedInputFault;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
@@ -64,6 +65,12 @@ public final class ModelDiff {
 
     public static Report compute(Checkpoint a, Checkpoint b, double tolerance, ChunkRunner runner, int blockElements,
                                  Progress progress) {
+        // a checkpoint truncated while mapped faults on its pages: one line naming the file (exit 1)
+        return MappedInputFault.guard(List.of(a, b), () -> pass(a, b, tolerance, runner, blockElements, progress));
+    }
+
+    private static Report pass(Checkpoint a, Checkpoint b, double tolerance, ChunkRunner runner, int blockElements,
+                               Progress progress) {
         List<TensorDiff> tensors = new ArrayList<>();
         List<String> onlyA = new ArrayList<>();
         List<String> onlyB = new ArrayList<>();

@@ -20,10 +20,13 @@ import java.util.Locale;
  * {@code delta^2 p/(1-p)}; the paper's SFT results (deltas up to ~0.005 survive a 90% drop) put the tolerated
  * noise RMS at {@code TOLERATED_NOISE = 0.005 * sqrt(0.9/0.1) = 0.015}, so
  * {@code p* = tau^2 / (tau^2 + rms(delta)^2)}, rounded down to 0.01 and capped at 0.99.
+ *
+ * <p>NON_FINITE, before all of these: some delta is NaN or infinite. The figures then leave those out, but a
+ * model with non-finite weights is broken whatever its other deltas say, so no verdict is given.
  */
 public record Verdict(Kind kind, double safeDropRate, String summary) {
 
-    public enum Kind { IDENTICAL, SFT_LIKE, MODERATE, LARGE, NOT_A_FINE_TUNE }
+    public enum Kind { IDENTICAL, SFT_LIKE, MODERATE, LARGE, NOT_A_FINE_TUNE, NON_FINITE }
 
     public static final double SFT_FRACTION = 0.9;
     public static final double LARGE_MEDIAN = 0.01;
@@ -40,6 +43,16 @@ public record Verdict(Kind kind, double safeDropRate, String summary) {
     /** The cosine(model, base) that adding a delta uncorrelated with the base, of relative norm r, leaves. */
     public static double additiveCosine(double r) {
         return 1 / Math.sqrt(1 + r * r);
+    }
+
+    /**
+     * No verdict: {@code total} non-finite deltas, {@code count} of them in {@code tensor} (the most), in
+     * {@code tensors} tensors.
+     */
+    public static Verdict nonFinite(long total, String tensor, long count, long tensors) {
+        String where = tensors == 1 ? "" : fmt(" (%d in all, in %d tensors)", total, tensors);
+        return new Verdict(Kind.NON_FINITE, Double.NaN, fmt("cannot give a verdict: %d non-finite values in %s%s",
+                count, tensor, where));
     }
 
     public static Verdict of(DeltaStats.Figures all, double weightedCosine, double weightedRelativeNorm) {

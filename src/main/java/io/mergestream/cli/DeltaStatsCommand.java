@@ -175,6 +175,7 @@ final class DeltaStatsCommand implements Callable<Integer> {
 
     private static void figures(ObjectNode n, Figures f) {
         n.put("elements", f.elements());
+        n.put("non_finite", f.nonFinite());
         num(n, "mean", f.mean());
         num(n, "std", f.std());
         num(n, "rms", f.rms());

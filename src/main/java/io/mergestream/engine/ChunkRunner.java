@@ -2,11 +2,13 @@ package io.mergestream.engine;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -14,6 +16,10 @@ import java.util.function.Supplier;
  * boundaries depend only on the chunk size, never on the thread count, and every chunk writes only its own
  * output elements, so the output is identical whatever the threads; reductions keep one accumulator per
  * thread and are combined with exact (integer) operations, so their results are too.
+ *
+ * <p>The first chunk to fail stops the run: every worker checks a shared failure before taking its next
+ * chunk, so after a failure each other worker finishes at most the chunk it is in (a full disk is not
+ * written to again by the rest of the pool), and that first failure is the one thrown.
  */
 public final class ChunkRunner implements AutoCloseable {
 
@@ -76,11 +82,12 @@ public final class ChunkRunner implements AutoCloseable {
         if (chunkElements < 1) throw new IllegalArgumentException("chunk size must be >= 1");
         long chunks = (elements + chunkElements - 1) / chunkElements;
         AtomicLong next = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         int workers = (int) Math.min(threads, Math.max(chunks, 1));
         List<S> states = new ArrayList<>();
         if (workers == 1) {
             S state = newState.get();
-            drain(elements, chunkElements, chunks, next, state, task);
+            drain(elements, chunkElements, chunks, next, failure, state, task);
             states.add(state);
             return states;
         }
@@ -88,32 +95,52 @@ public final class ChunkRunner implements AutoCloseable {
         for (int w = 0; w < workers; w++) {
             futures.add(pool.submit(() -> {
                 S state = newState.get();
-                drain(elements, chunkElements, chunks, next, state, task);
+                drain(elements, chunkElements, chunks, next, failure, state, task);
                 return state;
             }));
         }
+        // Wait for every worker (each stops at its next chunk once one has failed), then throw the first failure.
+        boolean interrupted = false;
         for (Future<S> f : futures) {
             try {
                 states.add(f.get());
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted", e);
-            } catch (ExecutionException e) {
+                interrupted = true;
+                failure.compareAndSet(null, e);
                 futures.forEach(x -> x.cancel(true));
-                if (e.getCause() instanceof RuntimeException re) throw re;
-                if (e.getCause() instanceof Error err) throw err;
-                throw new IllegalStateException(e.getCause());
+            } catch (ExecutionException e) {
+                failure.compareAndSet(null, e.getCause());
+            } catch (CancellationException e) {
+                // cancelled after an interrupt, which is the failure recorded
             }
         }
-        return states;
+        Throwable first = failure.get();
+        if (first == null) return states;
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+            if (first instanceof InterruptedException) throw new IllegalStateException("interrupted", first);
+        }
+        if (first instanceof RuntimeException re) throw re;
+        if (first instanceof Error err) throw err;
+        throw new IllegalStateException(first);
     }
 
-    private static <S> void drain(long elements, int chunkElements, long chunks, AtomicLong next, S state,
-                                  ChunkReduction<S> task) {
-        for (long c = next.getAndIncrement(); c < chunks; c = next.getAndIncrement()) {
+    private static <S> void drain(long elements, int chunkElements, long chunks, AtomicLong next,
+                                  AtomicReference<Throwable> failure, S state, ChunkReduction<S> task) {
+        while (failure.get() == null) {
+            long c = next.getAndIncrement();
+            if (c >= chunks) return;
             long start = c * chunkElements;
             int count = (int) Math.min(chunkElements, elements - start);
-            task.run(state, start, count);
+            try {
+                task.run(state, start, count);
+            } catch (Throwable t) {
+                // the first failure wins; later ones (often consequences of it, e.g. the same full disk) are dropped
+                failure.compareAndSet(null, t);
+                if (t instanceof RuntimeException re) throw re;
+                if (t instanceof Error err) throw err;
+                throw new IllegalStateException(t);
+            }
         }
     }
 

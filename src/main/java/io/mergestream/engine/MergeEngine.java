@@ -1,7 +1,8 @@
 package io.mergestream.engine;
 
 import io.mergestream.format.ChatTemplates;
-import io.mergestream.format.MappedPages;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.MappedInputFault;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
@@ -13,18 +14,21 @@ import io.mergestream.method.ChunkBuffers;
 import io.mergestream.method.ChunkOp;
 import io.mergestream.method.MergeInputs;
 import io.mergestream.plan.MergePlan;
+import io.mergestream.plan.ModelInput;
 import io.mergestream.plan.TensorJob;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import io.mergestream.tensor.DType;
 
 /**
  * Runs a {@link MergePlan}: lays out the output shards, then streams every tensor through the kernels, chunk
- * by chunk on a fixed pool of threads, straight into the mapped output; finally writes config, tokenizer,
- * model card and recipe and moves the finished directory into place. Tensors are processed one after the
- * other (a method's reduction pass must finish before its map pass), each on all threads.
+ * by chunk on a fixed pool of threads: each chunk is computed into the worker's own buffer and handed to the
+ * {@link OutputSink} (the sharded writer's positional writes); finally writes config, tokenizer, model card
+ * and recipe and moves the finished directory into place. Tensors are processed one after the other (a
+ * method's reduction pass must finish before its map pass), each on all threads.
  */
 public final class MergeEngine {
 
@@ -51,7 +55,11 @@ public final class MergeEngine {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
                  ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
                  Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
-                writeTensors(plan, OutputTensors.of(writer), runner, o.kernel(), progress);
+                // an input truncated under the merge faults on its mapped pages: one line naming it (exit 1)
+                MappedInputFault.guard(inputCheckpoints(plan), () -> {
+                    writeTensors(plan, OutputSink.of(writer), runner, o.kernel(), progress);
+                    return null;
+                });
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
@@ -72,34 +80,106 @@ public final class MergeEngine {
         return entries;
     }
 
-    /** Computes every job's output tensor into {@code outputs} (the writer's mapped shards, in a merge). */
-    public static void writeTensors(MergePlan plan, OutputTensors outputs, ChunkRunner runner, MergeKernel kernel,
+    /**
+     * Computes every job's output tensor, chunk by chunk, into {@code sink}.
+     *
+     * <p>The seam between methods and sink: each chunk {@code [start, start + count)} is computed into a
+     * per-thread off-heap buffer viewed as a window with origin {@code start} ({@link TensorView}), and the
+     * window's bytes go to the sink at the chunk's byte offset. That is exact because every method's map step
+     * ({@link ChunkOp}, method/*.java) writes only elements {@code [start, start + count)} of its output: the
+     * kernel calls (taskArithmetic, linear, convert) over exactly that range, and the per-element loops
+     * (Combination.perVector, NearSwap, Ram, Sce, ArceeFusion, the breadcrumbs/DELLA path of TaskArithmeticFamily) from
+     * start to start + count; the window's bounds would reject anything else. No method reads its output back.
+     * While a chunk is in cache its NaN/Inf are counted ({@link NonFinite}); a tensor with any is reported.
+     */
+    public static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
                                     Progress progress) {
+        int widest = 1;
+        for (TensorJob job : plan.jobs()) widest = Math.max(widest, job.outDtype().byteSize());
+        try (OutputBuffers buffers = new OutputBuffers((long) runner.chunkElements() * widest)) {
+            writeTensors(plan, sink, runner, kernel, progress, buffers);
+        }
+    }
+
+    private static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
+                                     Progress progress, OutputBuffers buffers) {
         boolean evictInputs = inputsExceedMemory(plan);
         // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
-        try (ChunkBuffers buffers = new ChunkBuffers()) {
+        try (ChunkBuffers inputBuffers = new ChunkBuffers()) {
             for (TensorJob job : plan.jobs()) {
                 progress.startTensor(job.name());
-                TensorView out = new TensorView(outputs.segment(job.name(), job.outputBytes()), job.outDtype());
                 long elements = job.elements();
+                long nonFinite = 0;
                 if (elements > 0) {
                     double bytesPerElement = (double) job.inputBytes() / elements;
                     boolean copy = job.kind() == TensorJob.Kind.COPY;
                     // a merge's inputs, materialised for this tensor only when its method reads whole tensors
-                    try (MergeInputs in = copy ? null : inputs(plan, job, out, buffers, runner)) {
-                        ChunkOp op = copy ? copyOp(job, out, buffers)
+                    try (MergeInputs in = copy ? null : inputs(plan, job, inputBuffers, runner)) {
+                        ChunkOp op = copy ? copyOp(job, inputBuffers)
                                 : plan.method().prepare(job.name(), job.params(), in, kernel, runner);
-                        runner.forEachChunk(elements, (start, count) -> {
-                            op.run(kernel, start, count);
-                            progress.add((long) (count * bytesPerElement));
-                        });
+                        nonFinite = writeChunks(job, op, sink, runner, kernel, progress, buffers, bytesPerElement);
                     }
                 }
+                if (nonFinite > 0) warnNonFinite(job, nonFinite);
                 releaseInputs(job, evictInputs);
-                outputs.done(out.data());
+                sink.tensorDone(job.name());
                 progress.finishTensor();
             }
         }
+    }
+
+    /** Runs {@code op} over every chunk of the job into the workers' buffers and on to the sink; returns the NaN/Inf count. */
+    private static long writeChunks(TensorJob job, ChunkOp op, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
+                                    Progress progress, OutputBuffers buffers, double bytesPerElement) {
+        DType dtype = job.outDtype();
+        int size = dtype.byteSize();
+        List<OutputBuffers.Worker> workers = runner.reduce(job.elements(), buffers::take, (w, start, count) -> {
+            TensorView window = new TensorView(w.buffer().asSlice(0, (long) count * size), dtype, start);
+            op.run(kernel, window, start, count);
+            w.nonFinite += NonFinite.count(window);
+            sink.write(job.name(), start * size, window.data());
+            progress.add((long) (count * bytesPerElement));
+        });
+        long nonFinite = 0;
+        for (OutputBuffers.Worker w : workers) {
+            nonFinite += w.nonFinite;
+            buffers.give(w);
+        }
+        return nonFinite;
+    }
+
+    /**
+     * One warning for an output tensor with NaN or ±Inf values, with each input's own count so that the
+     * user sees where they came from (counted only now: reading the inputs again is the rare case's cost).
+     */
+    private static void warnNonFinite(TensorJob job, long nonFinite) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(job.name()).append(": ").append(nonFinite).append(" of ").append(job.elements())
+                .append(" output values are NaN or infinite; non-finite input values: ");
+        List<String> parts = new ArrayList<>();
+        if (job.source() != null) parts.add(inputCount(job.source()));
+        if (job.base() != null) parts.add("base " + inputCount(job.base()));
+        for (TensorSource m : job.models()) parts.add(inputCount(m));
+        sb.append(String.join(", ", parts));
+        io.mergestream.Warnings.warn(sb.toString());
+    }
+
+    private static String inputCount(TensorSource t) {
+        if (t instanceof io.mergestream.format.StoredTensor st) {
+            return st.shard().path() + " " + NonFinite.count(st.data(), st.info().dtype());
+        }
+        MemorySegment mapped = t.mapped();
+        return t.name() + (mapped != null ? " " + NonFinite.count(mapped, t.info().dtype()) : " (computed: not counted)");
+    }
+
+    /** Every checkpoint the plan reads (a model may be the base and a fine-tune: listed once). */
+    static List<InputModel> inputCheckpoints(MergePlan plan) {
+        List<InputModel> all = new ArrayList<>();
+        if (plan.base() != null) all.add(plan.base().checkpoint());
+        for (ModelInput m : plan.fineTunes()) {
+            if (all.stream().noneMatch(c -> c == m.checkpoint())) all.add(m.checkpoint());
+        }
+        return all;
     }
 
     /** Finished inputs leave the resident set, and the page cache too when they exceed memory. */
@@ -120,12 +200,12 @@ public final class MergeEngine {
     }
 
     /** A copy reads its source chunk by chunk, whatever the source (mapped: in place; computed: filled). */
-    private static ChunkOp copyOp(TensorJob job, TensorView out, ChunkBuffers buffers) {
+    private static ChunkOp copyOp(TensorJob job, ChunkBuffers inputBuffers) {
         TensorSource source = job.source();
-        int size = out.dtype().byteSize();
-        boolean convert = source.info().dtype() != out.dtype();
-        return (k, start, count) -> {
-            TensorView in = buffers.window(source, 0, start, count);
+        boolean convert = source.info().dtype() != job.outDtype();
+        int size = job.outDtype().byteSize();
+        return (k, out, start, count) -> {
+            TensorView in = inputBuffers.window(source, 0, start, count);
             if (convert) {
                 k.convert(in, out, start, count);
             } else {
@@ -135,9 +215,8 @@ public final class MergeEngine {
     }
 
     /** The job's sources as the method reads them: whole tensors unless the method streams its inputs. */
-    private static MergeInputs inputs(MergePlan plan, TensorJob job, TensorView out, ChunkBuffers buffers,
-                                      ChunkRunner runner) {
-        return new MergeInputs(job.base(), job.models().toArray(TensorSource[]::new), out, job.shape(), buffers,
+    private static MergeInputs inputs(MergePlan plan, TensorJob job, ChunkBuffers inputBuffers, ChunkRunner runner) {
+        return new MergeInputs(job.base(), job.models().toArray(TensorSource[]::new), job.shape(), inputBuffers,
                 runner, !plan.method().streamsInputs(job.params()));
     }
 }

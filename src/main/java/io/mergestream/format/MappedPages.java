@@ -8,6 +8,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 
 /**
@@ -20,7 +21,8 @@ import java.util.Optional;
  *   <li>{@link #evict}: a finished input range leaves the page cache too (POSIX_FADV_DONTNEED), used when the
  *       inputs are larger than memory, so that pages already merged do not crowd out the ones ahead.</li>
  * </ul>
- * Advice is best effort: where the calls are unavailable (another OS, native access denied) it does nothing.
+ * Advice is best effort: where the calls are unavailable (another OS, a libc without them, native access
+ * denied) it does nothing; once they are loaded, a call that throws is a bug and is not hidden.
  */
 public final class MappedPages {
 
@@ -52,9 +54,14 @@ public final class MappedPages {
                         FunctionDescriptor.of(ValueLayout.JAVA_INT));
                 long page = (int) getpagesize.invokeExact();
                 return Optional.of(new Calls(madvise, fadvise, open, close, page));
-            } catch (Throwable e) {
-                // IllegalCallerException when native access is denied, or a missing symbol: advice is optional
+            } catch (NoSuchElementException | UnsupportedOperationException | IllegalCallerException e) {
+                // a libc without the symbol, a platform the linker does not support, or native access denied
+                // (--illegal-native-access=deny): advice is optional, so none is given
                 return Optional.empty();
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new AssertionError("getpagesize threw", e); // a downcall throws nothing checked
             }
         }
     }
@@ -86,8 +93,10 @@ public final class MappedPages {
             } finally {
                 int ignored = (int) CALLS.close().invokeExact(fd);
             }
+        } catch (RuntimeException | Error e) {
+            throw e; // the calls exist (CALLS is loaded): anything thrown here is a bug, not a missing call
         } catch (Throwable e) {
-            // best effort
+            throw new AssertionError("posix_fadvise threw", e);
         }
     }
 
@@ -98,9 +107,12 @@ public final class MappedPages {
         long start = slice.address() & -page;
         long end = (slice.address() + slice.byteSize() + page - 1) & -page;
         try {
+            // the advice's result is ignored on purpose (EINVAL/ENOMEM only mean the hint is not taken)
             int ignored = (int) CALLS.madvise().invokeExact(MemorySegment.ofAddress(start), end - start, advice);
+        } catch (RuntimeException | Error e) {
+            throw e; // the call exists (CALLS is loaded): anything thrown here is a bug, not a missing call
         } catch (Throwable e) {
-            // best effort
+            throw new AssertionError("madvise threw", e);
         }
     }
 }

@@ -38,10 +38,9 @@ public final class ArceeFusion implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         TensorView b = in.base();
         TensorView x = in.models()[0];
-        TensorView out = in.out();
         long n = in.elements();
         long row = Math.max(1, in.rowLength());
         float[] kl = rowDivergences(runner, x, b, n, row);
@@ -55,7 +54,7 @@ public final class ArceeFusion implements MergeMethod {
         float q1 = quantile(runner, n, 0.25, importance);
         float q3 = quantile(runner, n, 0.75, importance);
         float threshold = median + 1.5f * (q3 - q1);
-        return (k, start, count) -> {
+        return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
                 float bi = ScalarKernel.decode(b, i);
                 float d = ScalarKernel.decode(x, i) - bi;

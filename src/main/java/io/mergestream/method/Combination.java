@@ -20,26 +20,26 @@ final class Combination {
     private Combination() {}
 
     /** The map step with one coefficient per model for the whole tensor; {@code base} may be null. */
-    static ChunkOp whole(float[] c, TensorView base, TensorView[] xs, TensorView out) {
+    static ChunkOp whole(float[] c, TensorView base, TensorView[] xs) {
         if (base == null) {
             LinearOp op = new LinearOp(c.clone(), false);
-            return (k, start, count) -> k.linear(op, xs, out, start, count);
+            return (k, out, start, count) -> k.linear(op, xs, out, start, count);
         }
         Sparsifier[] none = new Sparsifier[c.length];
         Arrays.fill(none, new Sparsifier.None());
         TaskArithmeticOp op = new TaskArithmeticOp(c.clone(), none, Consensus.NONE, false, 1f);
-        return (k, start, count) -> k.taskArithmetic(op, base, xs, out, start, count);
+        return (k, out, start, count) -> k.taskArithmetic(op, base, xs, out, start, count);
     }
 
     /** A copy of one input (a lone model, or the base when nothing else is merged). */
-    static ChunkOp copy(TensorView x, TensorView out) {
-        return whole(new float[] {1f}, null, new TensorView[] {x}, out);
+    static ChunkOp copy(TensorView x) {
+        return whole(new float[] {1f}, null, new TensorView[] {x});
     }
 
     /** The map step with coefficients {@code c[v][j]} for each vector {@code v} of the layout. */
-    static ChunkOp perVector(float[][] c, VectorLayout layout, TensorView base, TensorView[] xs, TensorView out) {
-        if (layout.isWhole()) return whole(c[0], base, xs, out);
-        return (k, start, count) -> {
+    static ChunkOp perVector(float[][] c, VectorLayout layout, TensorView base, TensorView[] xs) {
+        if (layout.isWhole()) return whole(c[0], base, xs);
+        return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
                 float[] cv = c[(int) layout.vectorOf(i)];
                 ScalarKernel.encode(out, i, element(cv, base, xs, i));

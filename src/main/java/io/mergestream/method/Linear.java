@@ -16,7 +16,7 @@ public final class Linear implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         LinearOp op = new LinearOp(p.weights().clone(), p.normalize());
-        return (k, start, count) -> k.linear(op, in.windows(start, count), in.out(), start, count);
+        return (k, out, start, count) -> k.linear(op, in.windows(start, count), out, start, count);
     }
 
     @Override

@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The tensors one output tensor is computed from, all indexed by the output's flat element index: the base
- * (absent for methods that need none), each fine-tune and the output. A fine-tune may cover fewer elements
+ * (absent for methods that need none) and each fine-tune. The output is not here: each chunk's map step
+ * gets its own output window ({@link ChunkOp}). A fine-tune may cover fewer elements
  * than the output ({@code modelElements[j]}): an embedding or lm_head with fewer vocabulary rows. Beyond
  * its rows it contributes no delta, which the pieces below express by reading the base in its place.
  * {@code shape} is the output's shape (for methods that work per row or per column).
@@ -33,7 +34,6 @@ public final class MergeInputs implements AutoCloseable {
     private final TensorSource baseSource;
     private final TensorSource[] modelSources;
     private final long[] modelElements;
-    private final TensorView out;
     private final long[] shape;
     private final ChunkBuffers buffers;
     private final boolean whole;
@@ -44,17 +44,15 @@ public final class MergeInputs implements AutoCloseable {
     /**
      * @param base    the base's source, or null
      * @param models  each fine-tune's source, in fine-tune order
-     * @param out     the output view
      * @param shape   the output's shape
      * @param buffers the run's per-thread buffers for computed inputs
      * @param runner  fills materialised inputs in parallel (only with {@code whole})
      * @param whole   whether the method reads whole tensors: computed inputs are materialised now
      */
-    public MergeInputs(TensorSource base, TensorSource[] models, TensorView out, long[] shape, ChunkBuffers buffers,
+    public MergeInputs(TensorSource base, TensorSource[] models, long[] shape, ChunkBuffers buffers,
                        ChunkRunner runner, boolean whole) {
         this.baseSource = base;
         this.modelSources = models.clone();
-        this.out = out;
         this.shape = shape.clone();
         this.buffers = buffers;
         this.whole = whole;
@@ -96,10 +94,6 @@ public final class MergeInputs implements AutoCloseable {
         return modelElements;
     }
 
-    public TensorView out() {
-        return out;
-    }
-
     public long[] shape() {
         return shape.clone();
     }
@@ -121,7 +115,7 @@ public final class MergeInputs implements AutoCloseable {
         void run(long start, int count, TensorView base, TensorView[] models);
     }
 
-    /** The output tensor's element count (the output view may be a window onto one chunk of it). */
+    /** The output tensor's element count. */
     public long elements() {
         return TensorInfo.elementCount(shape);
     }

@@ -24,7 +24,7 @@ public final class ModelStock implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         VectorLayout layout = p.settings().flag("filter_wise") ? VectorLayout.rows(in.elements(), in.shape())
                 : VectorLayout.whole(in.elements());
         double[][][] g = Gram.of(runner, in.base(), in.models(), layout);
@@ -34,7 +34,7 @@ public final class ModelStock implements MergeMethod {
             c[v] = new float[in.modelCount()];
             Arrays.fill(c[v], each);
         }
-        return Combination.perVector(c, layout, in.base(), in.models(), in.out());
+        return Combination.perVector(c, layout, in.base(), in.models());
     }
 
     /** t from the Gram matrix of the offsets. */

@@ -28,12 +28,11 @@ public final class NearSwap implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         float t = (float) p.settings().number("t");
         TensorView v0 = in.base();
         TensorView v1 = in.models()[0];
-        TensorView out = in.out();
-        return (k, start, count) -> {
+        return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
                 ScalarKernel.encode(out, i, element(t, ScalarKernel.decode(v0, i), ScalarKernel.decode(v1, i)));
             }

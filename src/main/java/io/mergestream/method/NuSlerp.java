@@ -24,7 +24,7 @@ public final class NuSlerp implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (in.modelCount() == 1 && in.base() == null) return Combination.copy(in.models()[0], in.out());
+        if (in.modelCount() == 1 && in.base() == null) return Combination.copy(in.models()[0]);
         float[] w = p.weights();
         double sum = (double) w[0] + w[1];
         double t = Math.abs(sum) < 1e-6 ? 0.5 : w[1] / sum;
@@ -34,7 +34,7 @@ public final class NuSlerp implements MergeMethod {
         double[][][] g = Gram.of(runner, in.base(), in.models(), layout);
         float[][] c = new float[g.length][];
         for (int v = 0; v < g.length; v++) c[v] = Combination.toFloat(coefficients(t, g[v]));
-        return Combination.perVector(c, layout, in.base(), in.models(), in.out());
+        return Combination.perVector(c, layout, in.base(), in.models());
     }
 
     static double[] coefficients(double t, double[][] g) {

@@ -19,7 +19,7 @@ public final class Passthrough implements MergeMethod {
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         float scale = (float) p.settings().perModel("scale")[0];
         io.mergestream.kernel.LinearOp op = new io.mergestream.kernel.LinearOp(new float[] {scale}, false);
-        return (k, start, count) -> k.linear(op, in.windows(start, count), in.out(), start, count);
+        return (k, out, start, count) -> k.linear(op, in.windows(start, count), out, start, count);
     }
 
     @Override

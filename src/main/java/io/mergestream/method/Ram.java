@@ -40,7 +40,7 @@ public final class Ram implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         // a recipe whose only model is the base: no delta, the base (as mergekit)
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         int m = in.modelCount();
         double epsilon = p.settings().number("epsilon");
         float eps = (float) epsilon;
@@ -67,7 +67,7 @@ public final class Ram implements MergeMethod {
                 lambda[j] = (float) (1 + r * Math.min(Math.max(rho, 0), alpha));
             }
         }
-        return (k, start, count) -> {
+        return (k, out, start, count) -> {
             float[][] d = Sce.deltas(in, start, count);
             for (int o = 0; o < count; o++) {
                 long i = start + o;
@@ -78,7 +78,7 @@ public final class Ram implements MergeMethod {
                     float x = d[j][o];
                     if (Math.abs(x) > eps) mixed += c == 1 ? x * lambda[j] : x / c;
                 }
-                ScalarKernel.encode(in.out(), i, ScalarKernel.decode(in.base(), i) + mixed);
+                ScalarKernel.encode(out, i, ScalarKernel.decode(in.base(), i) + mixed);
             }
         };
     }

@@ -28,7 +28,7 @@ public final class Sce implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         // a recipe whose only model is the base: no delta, the base (as mergekit)
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         int m = in.modelCount();
         long n = in.elements();
         double tau = p.settings().number("select_topk");
@@ -58,7 +58,7 @@ public final class Sce implements MergeMethod {
             }
         });
         float[] w = weights(squares, n);
-        return (k, start, count) -> {
+        return (k, out, start, count) -> {
             float[][] v = selectedDeltas(in, sel, start, count);
             for (int o = 0; o < count; o++) {
                 long i = start + o;
@@ -74,7 +74,7 @@ public final class Sce implements MergeMethod {
                         divisor += w[j];
                     }
                 }
-                ScalarKernel.encode(in.out(), i, b + mixed / Math.max(divisor, 1e-6f));
+                ScalarKernel.encode(out, i, b + mixed / Math.max(divisor, 1e-6f));
             }
         };
     }

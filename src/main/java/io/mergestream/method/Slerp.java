@@ -26,11 +26,11 @@ public final class Slerp implements MergeMethod {
 
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (in.modelCount() == 0) return Combination.copy(in.base(), in.out());
+        if (in.modelCount() == 0) return Combination.copy(in.base());
         TensorView[] v = {in.base(), in.models()[0]};
         double[][] g = Gram.of(runner, null, v, VectorLayout.whole(in.elements()))[0];
         double[] c = coefficients(p.settings().number("t"), g);
-        return Combination.whole(Combination.toFloat(c), null, v, in.out());
+        return Combination.whole(Combination.toFloat(c), null, v);
     }
 
     /** The coefficients of {@code v0} and {@code v1} from their Gram matrix. */

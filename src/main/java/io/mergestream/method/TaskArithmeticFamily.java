@@ -58,7 +58,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
 
     @Override
     public final ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
-        if (p.models() == 0) return Combination.copy(in.base(), in.out());
+        if (p.models() == 0) return Combination.copy(in.base());
         Consensus consensus = electsSign ? p.consensus() : Consensus.NONE;
         if (sparsification == Sparsification.MAGNITUDE_OUTLIERS || sparsification == Sparsification.DELLA_MAGPRUNE) {
             DeltaSparsifier[] sp = new DeltaSparsifier[p.models()];
@@ -75,8 +75,8 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
         }
         TaskArithmeticOp op = new TaskArithmeticOp(p.weights().clone(), sparsifiers, consensus, p.normalize(),
                 p.lambda());
-        return (k, start, count) -> in.forEachPiece(start, count,
-                (s, c, base, models) -> k.taskArithmetic(op, base, models, in.out(), s, c));
+        return (k, out, start, count) -> in.forEachPiece(start, count,
+                (s, c, base, models) -> k.taskArithmetic(op, base, models, out, s, c));
     }
 
     /**
@@ -209,7 +209,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
     /** The per-element path: sparsify every model's delta in this piece, then finish each element. */
     private static ChunkOp elementwise(ResolvedTaskArithmetic r, DeltaSparsifier[] sp, MergeInputs in) {
         int m = sp.length;
-        return (k, start, count) -> {
+        return (k, out, start, count) -> {
             float[] b = new float[count];
             float[][] sv = new float[m][count];
             float[] d = new float[count];
@@ -222,7 +222,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
             float[] t = new float[m];
             for (int o = 0; o < count; o++) {
                 for (int j = 0; j < m; j++) s[j] = sv[j][o];
-                ScalarKernel.encode(in.out(), start + o, ScalarKernel.combine(r, b[o], s, t));
+                ScalarKernel.encode(out, start + o, ScalarKernel.combine(r, b[o], s, t));
             }
         };
     }

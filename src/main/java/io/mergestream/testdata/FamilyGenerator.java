@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
 import io.mergestream.engine.ChunkRunner;
-import io.mergestream.format.MappedPages;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.format.safetensors.ShardedWriter;
@@ -12,6 +11,7 @@ import io.mergestream.tensor.BFloat16;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.Float16;
 import io.mergestream.testdata.ModelLayout.TensorSpec;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -165,29 +165,41 @@ public final class FamilyGenerator {
     }
 
     /**
-     * Fills every tensor chunk by chunk on the runner's threads; each finished tensor's pages then leave the
-     * resident set (they stay in the page cache and are written back), so memory stays flat.
+     * Fills every tensor chunk by chunk on the runner's threads: each chunk is generated into the worker's
+     * buffer and written at its place in the shard (positional writes, as a merge writes: a full disk is an
+     * error, not a fault), so memory stays flat.
      */
     private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ChunkRunner runner) {
         DType dtype = spec.dtype();
-        for (TensorSpec t : specs) {
-            Source src = Source.of(spec, k, t);
-            MemorySegment seg = writer.segment(t.name());
-            runner.forEachChunk(t.elements(), (from, count) -> write(src, dtype, seg, from, from + count));
-            MappedPages.release(seg);
+        int size = dtype.byteSize();
+        try (Arena arena = Arena.ofShared()) {
+            java.util.concurrent.ConcurrentLinkedQueue<MemorySegment> free = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            for (TensorSpec t : specs) {
+                Source src = Source.of(spec, k, t);
+                List<MemorySegment> used = runner.reduce(t.elements(), () -> {
+                    MemorySegment b = free.poll();
+                    return b != null ? b : arena.allocate((long) runner.chunkElements() * size, 64);
+                }, (buf, from, count) -> {
+                    MemorySegment chunk = buf.asSlice(0, (long) count * size);
+                    write(src, dtype, chunk, from, count);
+                    writer.write(t.name(), from * size, chunk);
+                });
+                free.addAll(used);
+            }
         }
     }
 
-    private static void write(Source s, DType dtype, MemorySegment seg, long from, long to) {
+    /** Elements [from, from + count) of the source into {@code seg}, element from at byte 0. */
+    private static void write(Source s, DType dtype, MemorySegment seg, long from, int count) {
         switch (dtype) {
             case BF16 -> {
-                for (long i = from; i < to; i++) seg.set(SHORT_LE, i * 2, BFloat16.fromFloat(s.value(i)));
+                for (int o = 0; o < count; o++) seg.set(SHORT_LE, o * 2L, BFloat16.fromFloat(s.value(from + o)));
             }
             case F16 -> {
-                for (long i = from; i < to; i++) seg.set(SHORT_LE, i * 2, Float16.fromFloat(s.value(i)));
+                for (int o = 0; o < count; o++) seg.set(SHORT_LE, o * 2L, Float16.fromFloat(s.value(from + o)));
             }
             case F32 -> {
-                for (long i = from; i < to; i++) seg.set(FLOAT_LE, i * 4, s.value(i));
+                for (int o = 0; o < count; o++) seg.set(FLOAT_LE, o * 4L, s.value(from + o));
             }
             default -> throw new IllegalStateException("unsupported dtype " + dtype);
         }

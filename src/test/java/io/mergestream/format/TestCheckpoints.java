@@ -44,8 +44,7 @@ public final class TestCheckpoints {
         OutputLayout layout = OutputLayout.plan(entries, maxShardBytes);
         try (ShardedWriter w = ShardedWriter.create(dir, layout)) {
             for (Tensor t : tensors) {
-                MemorySegment dst = w.segment(t.name());
-                MemorySegment.copy(MemorySegment.ofArray(t.bytes()), 0, dst, 0, t.bytes().length);
+                w.write(t.name(), 0, MemorySegment.ofArray(t.bytes()));
             }
             w.finish();
         }

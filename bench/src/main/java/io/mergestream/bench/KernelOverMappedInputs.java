@@ -2,23 +2,21 @@ package io.mergestream.bench;
 
 import io.mergestream.engine.ChunkRunner;
 import io.mergestream.engine.MergeEngine;
-import io.mergestream.engine.OutputTensors;
+import io.mergestream.engine.OutputSink;
 import io.mergestream.engine.Progress;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.Planner;
-import io.mergestream.plan.TensorJob;
 import io.mergestream.recipe.Recipe;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 
 /**
  * The kernels alone over a recipe's mapped inputs: the engine's own tensor loop (same chunks, threads, page
- * advice on the inputs), but every output tensor goes to one reusable scratch buffer instead of a file. Its
+ * advice on the inputs, per-thread chunk buffers), but the output sink discards every chunk instead of
+ * writing it to a file. Its
  * input GB/s is the ceiling the end-to-end merge is compared with (bench/e2e.sh): what is left between the
  * two is the cost of the output file, scheduling and the rest. The first run, with the JIT still cold, is
  * reported apart: each merge is a fresh process and pays it.
@@ -36,22 +34,8 @@ public final class KernelOverMappedInputs {
         int runs = Integer.parseInt(args[3]);
         Recipe recipe = Recipe.load(recipePath);
         try (MergePlan plan = Planner.plan(recipe, recipe.seed());
-             Arena arena = Arena.ofShared();
              ChunkRunner runner = new ChunkRunner(threads, MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS)) {
-            long largest = plan.jobs().stream().mapToLong(TensorJob::outputBytes).max().orElse(0);
-            MemorySegment scratch = arena.allocate(Math.max(largest, 1), 64);
-            scratch.fill((byte) 0); // resident before timing
-            OutputTensors out = new OutputTensors() {
-                @Override
-                public MemorySegment segment(String tensor, long bytes) {
-                    return scratch.asSlice(0, bytes);
-                }
-
-                @Override
-                public void done(MemorySegment segment) {
-                    // the scratch buffer is reused for the next tensor
-                }
-            };
+            OutputSink out = OutputSink.discard();
             double[] gbs = new double[runs];
             double cold = 0;
             for (int r = -1; r < runs; r++) { // run -1 warms the JIT and the page cache

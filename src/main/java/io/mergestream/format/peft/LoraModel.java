@@ -61,6 +61,11 @@ public final class LoraModel implements InputModel {
      * The fine-tune the adapter in {@code dir} makes of {@code base}; {@code where} names it in errors. Every mismatch
      * between adapter and base (a module the base lacks, shapes, ranks) is a one-line error here.
      */
+    /** The adapter's own tensor file(s). */
+    public Checkpoint weights() {
+        return weights;
+    }
+
     /** The model the adapter is applied to (read by every tensor the adapter targets). */
     public InputModel base() {
         return base;

@@ -8,7 +8,6 @@ import io.mergestream.tensor.TensorInfo;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -24,10 +23,16 @@ import java.util.TreeMap;
 
 /**
  * Writes the shards of an {@link OutputLayout}. Every header is written first (the layout fixes all names,
- * shapes and offsets), then each shard's data section is mapped read-write, so that kernels write their
- * chunks straight into the file, from any thread, in any order: no shard is ever assembled in memory.
- * {@link #finish()} flushes the mappings, syncs the files and writes {@code model.safetensors.index.json}
- * when there is more than one shard.
+ * shapes and offsets); then finished pieces of tensors are written with positional writes
+ * ({@link #write}, {@code pwrite}), from any thread, in any order: no shard is ever assembled in memory.
+ * {@link #finish()} syncs the files and writes {@code model.safetensors.index.json} when there is more than
+ * one shard.
+ *
+ * <p>Positional writes, not a read-write mapping, on purpose: a full disk then arrives as an
+ * {@link IOException} from the write (ENOSPC), reported as one line ({@code no space left on device: FILE}),
+ * whereas a store into a mapping whose page the filesystem cannot allocate raises SIGBUS in the storing
+ * code, which crashed the JVM inside C2-compiled kernels (issue 9; a mapping can fault after
+ * {@code fallocate} too, on copy-on-write filesystems). They are also faster: measured in bench/README.md.
  */
 public final class ShardedWriter implements AutoCloseable {
 
@@ -35,9 +40,9 @@ public final class ShardedWriter implements AutoCloseable {
 
     private final Path directory;
     private final OutputLayout layout;
-    private final List<Arena> arenas = new ArrayList<>();
-    private final List<MemorySegment> dataSections = new ArrayList<>();
     private final List<FileChannel> channels = new ArrayList<>();
+    private final List<Path> files = new ArrayList<>();
+    private final List<Long> dataStarts = new ArrayList<>();
     private final Map<String, TensorInfo> tensors = new HashMap<>();
     private boolean closed;
 
@@ -48,19 +53,22 @@ public final class ShardedWriter implements AutoCloseable {
 
     public static ShardedWriter create(Path directory, OutputLayout layout) {
         ShardedWriter w = new ShardedWriter(directory, layout);
-        try {
-            for (OutputLayout.Shard shard : layout.shards()) w.openShard(shard);
-            return w;
-        } catch (IOException e) {
-            w.close();
-            throw new UncheckedIOException("cannot create output shards in " + directory + ": " + e.getMessage(), e);
+        for (OutputLayout.Shard shard : layout.shards()) {
+            Path file = directory.resolve(shard.fileName());
+            try {
+                w.openShard(shard, file);
+            } catch (IOException e) {
+                w.close();
+                throw writeFailure(file, e);
+            }
         }
+        return w;
     }
 
-    private void openShard(OutputLayout.Shard shard) throws IOException {
-        FileChannel ch = FileChannel.open(directory.resolve(shard.fileName()), StandardOpenOption.CREATE_NEW,
-                StandardOpenOption.READ, StandardOpenOption.WRITE);
+    private void openShard(OutputLayout.Shard shard, Path file) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         channels.add(ch);
+        files.add(file);
         // The header streams to the file after its 8-byte length, which is written last, once known.
         ch.position(8);
         BufferedOutputStream headerOut = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
@@ -68,12 +76,7 @@ public final class ShardedWriter implements AutoCloseable {
         headerOut.flush(); // not close(): that would close the channel
         ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, headerLength);
         for (long at = 0; prefix.hasRemaining(); ) at += ch.write(prefix, at);
-        long dataStart = 8L + headerLength;
-        Arena arena = Arena.ofShared();
-        arenas.add(arena);
-        MemorySegment data = shard.dataBytes() == 0 ? MemorySegment.NULL
-                : ch.map(FileChannel.MapMode.READ_WRITE, dataStart, shard.dataBytes(), arena);
-        dataSections.add(data);
+        dataStarts.add(8L + headerLength);
         for (TensorInfo t : shard.tensors()) tensors.put(t.name(), t);
     }
 
@@ -81,30 +84,64 @@ public final class ShardedWriter implements AutoCloseable {
         return layout;
     }
 
-    /** The output tensor's bytes in its shard's mapping, to be filled by the caller. */
-    public MemorySegment segment(String tensor) {
-        TensorInfo t = tensors.get(tensor);
-        if (t == null) throw new IllegalArgumentException("tensor not in the output layout: " + tensor);
-        if (t.byteSize() == 0) return MemorySegment.NULL.reinterpret(0);
-        return dataSections.get(layout.shardIndexOf(tensor)).asSlice(t.begin(), t.byteSize());
-    }
-
     public TensorInfo info(String tensor) {
         return tensors.get(tensor);
     }
 
-    /** Flushes every shard to disk and writes the index; the files are complete when this returns. */
-    public void finish() {
+    /**
+     * Writes {@code bytes} at byte {@code offset} of output tensor {@code tensor}; safe from several threads at
+     * once (each write is one positional write, no shared file position). Throws {@link UncheckedIOException}
+     * with one line naming the shard: {@code no space left on device: FILE} on a full disk.
+     */
+    public void write(String tensor, long offset, MemorySegment bytes) {
+        TensorInfo t = tensors.get(tensor);
+        if (t == null) throw new IllegalArgumentException("tensor not in the output layout: " + tensor);
+        long n = bytes.byteSize();
+        if (offset < 0 || offset + n > t.byteSize()) {
+            throw new IllegalArgumentException(tensor + ": bytes [" + offset + ", " + (offset + n)
+                    + ") are outside the tensor's " + t.byteSize());
+        }
+        if (n == 0) return;
+        int shard = layout.shardIndexOf(tensor);
+        FileChannel ch = channels.get(shard);
+        long position = dataStarts.get(shard) + t.begin() + offset;
+        ByteBuffer src = bytes.asByteBuffer();
         try {
-            for (MemorySegment data : dataSections) {
-                if (data.byteSize() > 0) data.force();
-            }
-            for (FileChannel ch : channels) ch.force(true);
+            while (src.hasRemaining()) position += ch.write(src, position);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot flush output shards in " + directory + ": " + e.getMessage(), e);
+            throw writeFailure(files.get(shard), e);
+        }
+    }
+
+    /** Syncs every shard to disk and writes the index; the files are complete when this returns. */
+    public void finish() {
+        for (int s = 0; s < channels.size(); s++) {
+            long expected = dataStarts.get(s) + layout.shards().get(s).dataBytes();
+            try {
+                long size = channels.get(s).size();
+                if (size != expected) {
+                    throw new IllegalStateException(files.get(s) + ": " + size + " bytes written of " + expected
+                            + " (a tensor was not written whole)");
+                }
+                channels.get(s).force(true);
+            } catch (IOException e) {
+                throw writeFailure(files.get(s), e);
+            }
         }
         if (layout.isSharded()) writeIndex();
         close();
+    }
+
+    /**
+     * One line for a failed write: a full disk (ENOSPC, or EDQUOT) names only the file, as the remedy is the
+     * same; anything else keeps the system's message.
+     */
+    private static UncheckedIOException writeFailure(Path file, IOException e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("No space left on device") || m.contains("Disk quota exceeded")) {
+            return new UncheckedIOException("no space left on device: " + file, e);
+        }
+        return new UncheckedIOException("cannot write " + file + ": " + m, e);
     }
 
     private void writeIndex() {
@@ -123,7 +160,6 @@ public final class ShardedWriter implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        arenas.forEach(Arena::close);
         for (FileChannel ch : channels) {
             try {
                 ch.close();

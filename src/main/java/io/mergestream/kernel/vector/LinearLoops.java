@@ -41,11 +41,13 @@ final class LinearLoops {
 
     /** acc = w_0 * x_0 */
     private static void first(MemorySegment data, int type, float w, long start, int n, float[] acc) {
+        VectorCodecs.faultable(data, start);
         for (int k = 0; k < n; k += N) VectorCodecs.load(data, type, start + k).mul(w).intoArray(acc, k);
     }
 
     /** acc += w_j * x_j */
     private static void add(MemorySegment data, int type, float w, long start, int n, float[] acc) {
+        VectorCodecs.faultable(data, start);
         for (int k = 0; k < n; k += N) {
             FloatVector.fromArray(F, acc, k).add(VectorCodecs.load(data, type, start + k).mul(w)).intoArray(acc, k);
         }
@@ -53,6 +55,7 @@ final class LinearLoops {
 
     private static void finish(float[] acc, boolean normalize, float divisor, MemorySegment data, int type,
                                long start, int n) {
+        VectorCodecs.faultable(data, start);
         for (int k = 0; k < n; k += N) {
             FloatVector v = FloatVector.fromArray(F, acc, k);
             VectorCodecs.store(normalize ? v.div(divisor) : v, data, type, start + k);

@@ -165,6 +165,7 @@ final class TaskArithmeticLoops {
             final int type = this.type;
             final float[] b = this.b;
             final long at = block - origin;
+            VectorCodecs.faultable(data, at);
             for (int k = 0; k < n; k += N) VectorCodecs.load(data, type, at + k).intoArray(b, k);
         }
     }
@@ -183,6 +184,7 @@ final class TaskArithmeticLoops {
         void run(long block, int n) {
             final MemorySegment data = this.data, into = this.into;
             final long at = block - origin;
+            VectorCodecs.faultable(data, at);
             for (int k = 0; k < n; k += N) VectorCodecs.storeF32Raw(VectorCodecs.loadF16(data, at + k), into, k);
         }
     }
@@ -206,6 +208,7 @@ final class TaskArithmeticLoops {
             final MemorySegment data = this.data;
             final int type = this.type;
             final long at = block - origin;
+            VectorCodecs.faultable(data, at);
             for (int k = 0; k < n; k += N) {
                 VectorCodecs.store(FloatVector.fromArray(F, result, k), data, type, at + k);
             }
@@ -249,6 +252,7 @@ final class TaskArithmeticLoops {
             final MemorySegment x = this.x;
             final int type = this.type;
             final long at = inBlock ? 0 : block - origin;
+            VectorCodecs.faultable(x, at);
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;
@@ -276,6 +280,7 @@ final class TaskArithmeticLoops {
             final MemorySegment x = this.x;
             final int type = this.type, k0 = this.k0, k1hi = this.k1hi, threshold = this.threshold;
             final long at = inBlock ? 0 : block - origin;
+            VectorCodecs.faultable(x, at);
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;
@@ -307,6 +312,7 @@ final class TaskArithmeticLoops {
             final MemorySegment x = this.x;
             final int type = this.type, bits = this.bits;
             final long at = inBlock ? 0 : block - origin, tieCutoff = this.tieCutoff;
+            VectorCodecs.faultable(x, at);
             final float[] b = this.b, s = this.s;
             final boolean rescale = this.rescale;
             final float density = this.density;

@@ -6,6 +6,7 @@ import static io.mergestream.kernel.vector.Lanes.S;
 
 import io.mergestream.tensor.DType;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -23,6 +24,22 @@ final class VectorCodecs {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private VectorCodecs() {}
+
+    /**
+     * Call once at the top of every method whose loop loads or stores vectors in a segment that may be a file
+     * mapping, with an offset inside that segment (the loop's first element index is one: byte i exists
+     * whenever element i does). A mapped page the kernel cannot supply (an input truncated while being read,
+     * a device error) raises SIGBUS in the loop. HotSpot resumes such a fault and throws InternalError ("a
+     * fault occurred in an unsafe memory access operation") only in compiled methods it knows access memory
+     * unsafely (nmethod::has_unsafe_access); C2 marks a method so when it inlines a scalar Unsafe access, but
+     * not for Vector API loads and stores: without this read a truncated input crashed the JVM in C2-compiled
+     * {@code TaskArithmeticLoops$Dare.run} and a full disk under a mapped output in {@code $Encode.run}
+     * (hs_err "Problematic frame", issue 9). The scalar read, inlined into the caller, sets the mark for the
+     * caller's compiled code; it costs one load per call (a block of up to 1024 elements).
+     */
+    static void faultable(MemorySegment data, long offset) {
+        byte ignored = data.get(ValueLayout.JAVA_BYTE, offset);
+    }
 
     static int code(DType dtype) {
         return switch (dtype) {

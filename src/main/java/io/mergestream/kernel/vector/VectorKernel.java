@@ -66,6 +66,10 @@ public final class VectorKernel implements MergeKernel {
         if (vectorAccessible(in, out)) {
             int inType = VectorCodecs.code(in.dtype());
             int outType = VectorCodecs.code(out.dtype());
+            if (count >= N) {
+                VectorCodecs.faultable(in.data(), start - in.origin());
+                VectorCodecs.faultable(out.data(), start - out.origin());
+            }
             for (; k <= count - N; k += N) {
                 long i = start + k;
                 VectorCodecs.store(VectorCodecs.load(in.data(), inType, i - in.origin()), out.data(), outType,

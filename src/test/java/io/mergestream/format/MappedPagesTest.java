@@ -1,0 +1,60 @@
+package io.mergestream.format;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MappedPagesTest {
+
+    /**
+     * On Linux the advice calls load and do what they say: a released mapping's pages leave the resident set
+     * (a swallowed linkage error would have made every call a silent no-op and RSS grow with the model).
+     */
+    @Test
+    void releaseDropsTouchedPagesFromTheResidentSet(@TempDir Path tmp) throws IOException {
+        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
+                "madvise is only called on Linux");
+        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
+        Path file = tmp.resolve("pages.bin");
+        long size = 8L << 20;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                StandardOpenOption.WRITE); Arena arena = Arena.ofConfined()) {
+            ch.write(ByteBuffer.wrap(new byte[] {1}), size - 1);
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long sum = 0;
+            for (long o = 0; o < size; o += 4096) sum += m.get(ValueLayout.JAVA_BYTE, o);
+            assertTrue(sum >= 0);
+            long before = rssKb(m);
+            assertTrue(before >= 7 * 1024, "touched pages not resident: " + before + " kB");
+            MappedPages.release(m);
+            long after = rssKb(m);
+            assertTrue(after < 1024, "released pages still resident: " + after + " kB of " + before);
+        }
+    }
+
+    /** The Rss line of the /proc/self/smaps entry that starts at the mapping's address. */
+    private static long rssKb(MemorySegment m) throws IOException {
+        List<String> lines = Files.readAllLines(Path.of("/proc/self/smaps"));
+        String start = Long.toHexString(m.address()) + "-";
+        for (int i = 0; i < lines.size(); i++) {
+            if (!lines.get(i).startsWith(start)) continue;
+            for (int j = i + 1; j < lines.size(); j++) {
+                String l = lines.get(j);
+                if (l.startsWith("Rss:")) return Long.parseLong(l.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new AssertionError("mapping at " + start + " not in /proc/self/smaps");
+    }
+}
