@@ -7,6 +7,9 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mergestream.format.Json;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,11 +41,14 @@ class ConfigJsonFuzzTest {
             check(Json.pretty(reread).equals(text), "written twice, the text differs: " + abbreviate(text));
             if (planted("config")) {
                 // stands in for code that narrows config floats to a small range
-                tree.findValues("rms_norm_eps").forEach(n -> {
+                Deque<JsonNode> todo = new ArrayDeque<>(List.of(tree));
+                while (!todo.isEmpty()) {
+                    JsonNode n = todo.pop();
+                    n.forEach(todo::push);
                     if (n.isFloatingPointNumber() && Math.abs(n.doubleValue()) >= 1e6) {
-                        throw new FuzzSupport.PlantedBug("rms_norm_eps " + n.asText());
+                        throw new FuzzSupport.PlantedBug("a float of " + n.asText());
                     }
-                });
+                }
             }
         });
     }
