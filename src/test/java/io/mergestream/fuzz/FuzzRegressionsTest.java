@@ -2,11 +2,19 @@ package io.mergestream.fuzz;
 
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.mergestream.format.FormatException;
+import io.mergestream.format.Json;
+import io.mergestream.tokenizer.Vocabulary;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The inputs of {@code testdata/fuzz-regressions/}, one test each: what the fuzz targets (or a review of what
@@ -43,5 +51,50 @@ class FuzzRegressionsTest {
         t.join();
         assertNotNull(thrown.get(), "the deep pickle was accepted");
         assertInstanceOf(StackOverflowError.class, thrown.get(), "documented bug changed: " + thrown.get());
+    }
+
+    /**
+     * FIXED (tokenizer/Vocabulary.java): ids the reader took as they came. {@code 2147483647} made
+     * {@code size()} (one past the highest id) overflow to -2147483648; a negative added-token id was kept (and
+     * would index an embedding row before 0); {@code 1.5} was read as id 1. Each is now a FormatException naming
+     * the file and the entry.
+     */
+    @ParameterizedTest
+    @CsvSource({"vocabulary-id-2147483647.tokenizer.json, 2147483647",
+            "vocabulary-negative-added-token-id.tokenizer.json, -1",
+            "vocabulary-fractional-id.tokenizer.json, 1.5"})
+    void vocabularyIdOutsideTheIntRangeOfIdsIsRefused(String file, String id, @TempDir Path dir) throws Exception {
+        Files.copy(DIR.resolve(file), dir.resolve(Vocabulary.TOKENIZER_JSON));
+        FormatException e = assertThrows(FormatException.class, () -> Vocabulary.read(dir, "model"));
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains(id + ", not a token id"), e.getMessage());
+    }
+
+    /**
+     * FIXED (format/Json.java): a string escape {@code \\ud800} (half a UTF-16 surrogate pair) was read into the
+     * tree, and writing the tree back (an output's config.json, {@code Json.writePretty}) failed with an
+     * UncheckedIOException ("Input length = 1"): an I/O failure, exit 1, for a bad input. It is refused on read now.
+     */
+    @Test
+    void configWithAnUnpairedSurrogateIsRefusedWhenRead() {
+        FormatException e = assertThrows(FormatException.class,
+                () -> Json.read(DIR.resolve("config-unpaired-surrogate.config.json")));
+        assertTrue(e.getMessage().contains("unpaired UTF-16 surrogate"), e.getMessage());
+    }
+
+    /**
+     * FIXED (tokenizer/Vocabulary.java), found by VocabularyFuzzTest in 70 s (the crash file Jazzer wrote, kept
+     * as is: tiny-llama's tokenizer.json, NUL, its tokenizer_config.json, with the added token {@code <s>}'s id
+     * changed from 1 to 0). Two added tokens with the same id: byId kept {@code <s>}, and {@code <unk>} stayed in
+     * {@code added()} with no id at all (the contract's "every added token has an id"), so a merged vocabulary
+     * could place neither. Refused now, naming both tokens.
+     */
+    @Test
+    void twoAddedTokensWithOneIdAreRefused(@TempDir Path dir) throws Exception {
+        byte[][] parts = VocabularyFuzzTest.split(Files.readAllBytes(
+                DIR.resolve("vocabulary-two-added-tokens-with-id-0.tokenizer-and-config")));
+        Files.write(dir.resolve(Vocabulary.TOKENIZER_JSON), parts[0]);
+        Files.write(dir.resolve("tokenizer_config.json"), parts[1]);
+        FormatException e = assertThrows(FormatException.class, () -> Vocabulary.read(dir, "model"));
+        assertTrue(e.getMessage().contains("added_tokens gives the id 0 to both '<unk>' and '<s>'"), e.getMessage());
     }
 }
