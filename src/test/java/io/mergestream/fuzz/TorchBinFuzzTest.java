@@ -30,9 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The unpickler's contract: a value, or a {@link MergestreamException}; never a global off the allow-list
  * reached. Checked twice: no global in the value is off the list, and when the load succeeds, no GLOBAL or
- * STACK_GLOBAL (two SHORT_BINUNICODE strings, an optional BINPUT or MEMOIZE after each) that a scan of the bytes
- * finds names a global off the list (an over-approximation of what the pickle names: a scan hit inside another
- * opcode's argument is possible; a finding is then checked by hand).
+ * STACK_GLOBAL reached by a walk of its opcodes up to STOP ({@link #scanGlobals}) names a global off the list.
  */
 class TorchBinFuzzTest {
 
@@ -179,51 +177,79 @@ class TorchBinFuzzTest {
         }
     }
 
-    /** Globals the bytes name: text GLOBAL ('c' module '\n' name '\n') and STACK_GLOBAL after two short strings. */
+    /**
+     * The globals an accepted pickle names, walking its opcodes from the start to its STOP as Python's unpickler
+     * would (after a successful load every opcode reached is one the restricted unpickler knows, so their
+     * argument sizes are known): GLOBAL's two lines exactly, and for STACK_GLOBAL the last two strings pushed
+     * (directly or through BINGET/LONG_BINGET of a memoized string), which is what pickle writes. Bytes after
+     * STOP are never reached, so they are not scanned.
+     */
     static Set<String> scanGlobals(byte[] p) {
         Set<String> out = new java.util.HashSet<>();
-        for (int i = 0; i < p.length; i++) {
-            if (p[i] == 'c') {
-                int a = indexOf(p, (byte) '\n', i + 1);
-                int b = a < 0 ? -1 : indexOf(p, (byte) '\n', a + 1);
-                if (b > 0 && printable(p, i + 1, a) && printable(p, a + 1, b)) {
-                    out.add(ascii(p, i + 1, a) + "." + ascii(p, a + 1, b));
-                    i = b; // past this GLOBAL: a 'c' inside its names ("torch") starts none
+        Map<Long, String> memoStrings = new java.util.HashMap<>();
+        String last = null;
+        String beforeLast = null;
+        String top = null; // the string the previous opcode pushed, or null
+        long memoized = 0;
+        int i = 0;
+        while (i < p.length) {
+            int op = p[i++] & 0xFF;
+            String pushed = null;
+            switch (op) {
+                case '.' -> {
+                    return out;
                 }
-            } else if ((p[i] & 0xFF) == 0x8c) {
-                int[] s1 = shortString(p, i);
-                if (s1 == null) continue;
-                int j = skipMemo(p, s1[1]);
-                if (j < p.length && (p[j] & 0xFF) == 0x8c) {
-                    int[] s2 = shortString(p, j);
-                    if (s2 == null) continue;
-                    int k = skipMemo(p, s2[1]);
-                    if (k < p.length && (p[k] & 0xFF) == 0x93) {
-                        out.add(utf8(p, i + 2, s1[1]) + "." + utf8(p, j + 2, s2[1]));
-                    }
+                case 0x80, 'K', 'q', 'h' -> {
+                    if (i >= p.length) return out;
+                    long idx = p[i] & 0xFF;
+                    if (op == 'q' && top != null) memoStrings.put(idx, top);
+                    if (op == 'h') pushed = memoStrings.get(idx);
+                    i += 1;
+                }
+                case 'M' -> i += 2;
+                case 'J', 'r', 'j' -> {
+                    if (i + 4 > p.length) return out;
+                    long idx = FuzzSupport.u32(p, i);
+                    if (op == 'r' && top != null) memoStrings.put(idx, top);
+                    if (op == 'j') pushed = memoStrings.get(idx);
+                    i += 4;
+                }
+                case 0x95, 'G' -> i += 8;
+                case 0x94 -> {
+                    if (top != null) memoStrings.put(memoized, top);
+                    memoized++;
+                }
+                case 0x8a -> i += 1 + (i < p.length ? p[i] & 0xFF : 0);
+                case 'X', 0x8c, 0x8d -> {
+                    int lenBytes = op == 'X' ? 4 : op == 0x8c ? 1 : 8;
+                    if (i + lenBytes > p.length) return out;
+                    long n = op == 0x8c ? p[i] & 0xFF : FuzzSupport.u32(p, i);
+                    i += lenBytes;
+                    if (n > p.length - i) return out;
+                    pushed = utf8(p, i, i + (int) n);
+                    i += (int) n;
+                }
+                case 'c' -> {
+                    int a = indexOf(p, (byte) '\n', i);
+                    int b = a < 0 ? -1 : indexOf(p, (byte) '\n', a + 1);
+                    if (b < 0) return out;
+                    out.add(ascii(p, i, a) + "." + ascii(p, a + 1, b));
+                    i = b + 1;
+                }
+                case 0x93 -> {
+                    if (beforeLast != null && last != null) out.add(beforeLast + "." + last);
+                }
+                default -> {
+                    // no argument: MARK, containers, tuples, REDUCE, BINPERSID, SETITEM(S), APPEND(S), BUILD ...
                 }
             }
+            if (pushed != null) {
+                beforeLast = last;
+                last = pushed;
+            }
+            top = pushed;
         }
         return out;
-    }
-
-    /** [start of the string, end] of the SHORT_BINUNICODE at {@code at}, or null when it runs past the end. */
-    /** What the unpickler's GLOBAL accepts as a name: printable ASCII. */
-    private static boolean printable(byte[] p, int from, int to) {
-        for (int i = from; i < to; i++) if (p[i] < 0x20 || p[i] > 0x7E) return false;
-        return true;
-    }
-
-    private static int[] shortString(byte[] p, int at) {
-        if (at + 1 >= p.length) return null;
-        int end = at + 2 + (p[at + 1] & 0xFF);
-        return end > p.length ? null : new int[] {at + 2, end};
-    }
-
-    private static int skipMemo(byte[] p, int at) {
-        if (at < p.length && p[at] == 'q') return at + 2;
-        if (at < p.length && (p[at] & 0xFF) == 0x94) return at + 1;
-        return at;
     }
 
     private static int indexOf(byte[] p, byte b, int from) {
