@@ -79,8 +79,17 @@ public final class Json {
             return first == null ? MissingNode.getInstance() : exactTree(p);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new FormatException(file, "is not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (Malformed e) {
+            throw new FormatException(file, "is not valid JSON: " + e.getMessage());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + Names.printable(file) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Content the tree reader refuses (bad input, exit 2), told apart from a failure to read the file (exit 1). */
+    private static final class Malformed extends IOException {
+        Malformed(String message) {
+            super(message);
         }
     }
 
@@ -91,7 +100,7 @@ public final class Json {
             case START_OBJECT -> {
                 ObjectNode o = f.objectNode();
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String name = p.currentName();
+                    String name = wellFormed(p.currentName(), p);
                     p.nextToken();
                     o.set(name, exactTree(p));
                 }
@@ -108,12 +117,30 @@ public final class Json {
                 case LONG -> f.numberNode(p.getLongValue());
                 default -> f.numberNode(p.getBigIntegerValue());
             };
-            case VALUE_STRING -> f.textNode(p.getText());
+            case VALUE_STRING -> f.textNode(wellFormed(p.getText(), p));
             case VALUE_TRUE -> f.booleanNode(true);
             case VALUE_FALSE -> f.booleanNode(false);
             case VALUE_NULL -> f.nullNode();
-            default -> throw new IOException("unexpected " + p.currentToken() + " at " + p.currentLocation());
+            default -> throw new Malformed("unexpected " + p.currentToken() + " at " + p.currentLocation());
         };
+    }
+
+    /**
+     * {@code s}, if every UTF-16 surrogate in it is paired: JSON's {@code \\ud800} escape can spell half a
+     * character, which no UTF-8 file can hold, so a tree holding one could not be written back (the reference
+     * readers, serde_json in Hugging Face's tokenizers and safetensors, refuse it too).
+     */
+    private static String wellFormed(String s, JsonParser p) throws IOException {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new Malformed("a string holds the unpaired UTF-16 surrogate \\u" + Integer.toHexString(c)
+                        + ", which UTF-8 cannot encode (line " + p.currentLocation().getLineNr() + ")");
+            }
+        }
+        return s;
     }
 
     /**

@@ -54,10 +54,7 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         JsonNode vocab = model.get("vocab");
         if (vocab != null && vocab.isObject()) {
             for (Map.Entry<String, JsonNode> e : vocab.properties()) {
-                if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
-                    throw new FormatException(file, "model.vocab['" + e.getKey() + "'] is not an id (an integer >= 0)");
-                }
-                byId.putIfAbsent(e.getValue().asInt(), e.getKey());
+                byId.putIfAbsent(id(file, e.getValue(), "model.vocab['" + e.getKey() + "']"), e.getKey());
             }
         } else if (vocab != null && vocab.isArray()) { // Unigram: [[piece, score], ...], id = position
             for (int i = 0; i < vocab.size(); i++) {
@@ -75,25 +72,30 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
             // the run rewrites this list for a merged vocabulary and would fail on it only after the tensors
             throw new FormatException(file, "added_tokens is not a list");
         }
+        Map<Integer, String> addedIds = new HashMap<>();
         for (JsonNode a : addedTokens) {
-            if (!a.isObject() || !a.path("id").canConvertToInt() || !a.path("content").isTextual()) {
+            if (!a.isObject() || !a.path("id").isNumber() || !a.path("content").isTextual()) {
                 throw new FormatException(file, "added_tokens holds an entry without id and content");
             }
-            if (a.get("id").asInt() < 0) {
-                throw new FormatException(file, "added_tokens entry '" + a.get("content").asText() + "' has a negative id");
+            int id = id(file, a.get("id"), "added_tokens id");
+            String other = addedIds.putIfAbsent(id, a.get("content").asText());
+            if (other != null && !other.equals(a.get("content").asText())) {
+                // one would lose its id: the merged vocabulary could not say where either token is
+                throw new FormatException(file, "added_tokens gives the id " + id + " to both '" + other + "' and '"
+                        + a.get("content").asText() + "'");
             }
-            byId.put(a.get("id").asInt(), a.get("content").asText()); // an added token wins over the model's piece
+            byId.put(id, a.get("content").asText()); // an added token wins over the model's piece
             added.putIfAbsent(a.get("content").asText(), (ObjectNode) a.deepCopy());
         }
         Path addedJson = dir.resolve("added_tokens.json");
         if (Files.isRegularFile(addedJson)) {
             for (Map.Entry<String, JsonNode> e : Json.read(addedJson).properties()) {
-                if (e.getValue().canConvertToInt() && e.getValue().asInt() < 0) {
-                    throw new FormatException(addedJson, "'" + e.getKey() + "' has a negative id");
-                }
-                if (e.getValue().canConvertToInt() && !byId.containsKey(e.getValue().asInt())) {
-                    byId.put(e.getValue().asInt(), e.getKey());
-                    added.putIfAbsent(e.getKey(), entry(e.getValue().asInt(), e.getKey(), null));
+                if (e.getValue().isNumber()) {
+                    int id = id(addedJson, e.getValue(), "'" + e.getKey() + "'");
+                    if (!byId.containsKey(id)) {
+                        byId.put(id, e.getKey());
+                        added.putIfAbsent(e.getKey(), entry(id, e.getKey(), null));
+                    }
                 }
             }
         }
@@ -103,10 +105,13 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
                 JsonNode content = e.getValue().path("content");
                 int id;
                 try {
-                    id = Integer.parseInt(e.getKey());
-                    if (id < 0) throw new NumberFormatException();
+                    id = e.getKey().chars().allMatch(c -> c >= '0' && c <= '9') ? Integer.parseInt(e.getKey()) : -1;
                 } catch (NumberFormatException ex) {
-                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id (an integer >= 0)");
+                    id = -1; // more digits than an int holds
+                }
+                if (id < 0 || id == Integer.MAX_VALUE) {
+                    throw new FormatException(config, "added_tokens_decoder has a key '" + e.getKey() + "' that is not an id"
+                            + " (0 .. " + (Integer.MAX_VALUE - 1) + ")");
                 }
                 if (content.isTextual() && !byId.containsKey(id)) {
                     byId.put(id, content.asText());
@@ -117,6 +122,17 @@ public record Vocabulary(SortedMap<Integer, String> byId, Map<String, Integer> i
         Map<String, Integer> ids = new HashMap<>();
         for (Map.Entry<Integer, String> e : byId.entrySet()) ids.putIfAbsent(e.getValue(), e.getKey());
         return new Vocabulary(byId, ids, added);
+    }
+
+    /**
+     * A token id: an integer from 0 to {@code Integer.MAX_VALUE - 1} (so that {@link #size()}, one past the
+     * highest id, is an int). A negative id, a fraction ({@code 1.5} is not id 1) or a larger number is refused.
+     */
+    private static int id(Path file, JsonNode v, String what) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() == Integer.MAX_VALUE) {
+            throw new FormatException(file, what + " is " + v + ", not a token id (0 .. " + (Integer.MAX_VALUE - 1) + ")");
+        }
+        return v.intValue();
     }
 
     /** The tokens with ids below {@code rows}: a model cannot use tokens past its embedding rows (mergekit strips them too). */

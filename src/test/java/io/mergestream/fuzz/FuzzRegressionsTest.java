@@ -1,0 +1,112 @@
+package io.mergestream.fuzz;
+
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mergestream.format.FormatException;
+import io.mergestream.format.Json;
+import io.mergestream.tokenizer.Vocabulary;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The inputs of {@code testdata/fuzz-regressions/}, one test each: what the fuzz targets (or a review of what
+ * they should reach) found. A bug fixed on this branch is a test of the fixed behaviour; a bug in a file another
+ * engineer owns is a test that documents today's behaviour, to be flipped when it is fixed.
+ */
+class FuzzRegressionsTest {
+
+    static final Path DIR = Path.of("testdata/fuzz-regressions");
+
+    /**
+     * FIXED (format/torch/RestrictedUnpickler.java): a data.pkl of 5005 bytes, a dict ({@code '}'}) whose key is
+     * a tuple nested 5000 deep ({@code ')'} then TUPLE1 {@code 0x85} x 5000, {@code 'N'}, SETITEM {@code 's'},
+     * STOP), threw StackOverflowError: setItems hashed the key, and the Tuple record's hashCode recursed once per
+     * level (2000 levels overflow a 1 MB stack). Tuple nesting is now bounded (MAX_NESTING): a FormatException
+     * naming the record, on a small fixed stack too.
+     */
+    @Test
+    void unpicklerDictKeyTupleNested5000DeepIsRefusedNotAStackOverflow() throws Exception {
+        byte[] pickle = Files.readAllBytes(DIR.resolve("unpickler-dict-key-tuple-nested-5000-deep.pkl"));
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        // a fixed, small stack: the outcome must not depend on the JVM's default thread stack size
+        Thread t = new Thread(null, () -> {
+            try {
+                TorchBinFuzzTest.load(pickle);
+            } catch (Throwable e) {
+                thrown.set(e);
+            }
+        }, "fuzz-regression", 512 * 1024);
+        t.start();
+        t.join();
+        assertNotNull(thrown.get(), "the deep pickle was accepted");
+        assertInstanceOf(io.mergestream.MergestreamException.class, thrown.get(), "not refused as bad input: " + thrown.get());
+        assertTrue(thrown.get().getMessage().contains("nests tuples more than"), thrown.get().getMessage());
+    }
+
+    /**
+     * FIXED (tokenizer/Vocabulary.java): ids the reader took as they came. {@code 2147483647} made
+     * {@code size()} (one past the highest id) overflow to -2147483648; a negative added-token id was kept (and
+     * would index an embedding row before 0); {@code 1.5} was read as id 1. Each is now a FormatException naming
+     * the file and the entry.
+     */
+    @ParameterizedTest
+    @CsvSource({"vocabulary-id-2147483647.tokenizer.json, 2147483647",
+            "vocabulary-negative-added-token-id.tokenizer.json, -1",
+            "vocabulary-fractional-id.tokenizer.json, 1.5"})
+    void vocabularyIdOutsideTheIntRangeOfIdsIsRefused(String file, String id, @TempDir Path dir) throws Exception {
+        Files.copy(DIR.resolve(file), dir.resolve(Vocabulary.TOKENIZER_JSON));
+        FormatException e = assertThrows(FormatException.class, () -> Vocabulary.read(dir, "model"));
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains(id + ", not a token id"), e.getMessage());
+    }
+
+    /**
+     * FIXED (format/Json.java): a string escape {@code \\ud800} (half a UTF-16 surrogate pair) was read into the
+     * tree, and writing the tree back (an output's config.json, {@code Json.writePretty}) failed with an
+     * UncheckedIOException ("Input length = 1"): an I/O failure, exit 1, for a bad input. It is refused on read now.
+     */
+    @Test
+    void configWithAnUnpairedSurrogateIsRefusedWhenRead() {
+        FormatException e = assertThrows(FormatException.class,
+                () -> Json.read(DIR.resolve("config-unpaired-surrogate.config.json")));
+        assertTrue(e.getMessage().contains("unpaired UTF-16 surrogate"), e.getMessage());
+    }
+
+    /**
+     * FIXED (tokenizer/Vocabulary.java), found by VocabularyFuzzTest in 70 s (the crash file Jazzer wrote, kept
+     * as is: tiny-llama's tokenizer.json, NUL, its tokenizer_config.json, with the added token {@code <s>}'s id
+     * changed from 1 to 0). Two added tokens with the same id: byId kept {@code <s>}, and {@code <unk>} stayed in
+     * {@code added()} with no id at all (the contract's "every added token has an id"), so a merged vocabulary
+     * could place neither. Refused now, naming both tokens.
+     */
+    @Test
+    void twoAddedTokensWithOneIdAreRefused(@TempDir Path dir) throws Exception {
+        byte[][] parts = VocabularyFuzzTest.split(Files.readAllBytes(
+                DIR.resolve("vocabulary-two-added-tokens-with-id-0.tokenizer-and-config")));
+        Files.write(dir.resolve(Vocabulary.TOKENIZER_JSON), parts[0]);
+        Files.write(dir.resolve("tokenizer_config.json"), parts[1]);
+        FormatException e = assertThrows(FormatException.class, () -> Vocabulary.read(dir, "model"));
+        assertTrue(e.getMessage().contains("added_tokens gives the id 0 to both '<unk>' and '<s>'"), e.getMessage());
+    }
+
+    /**
+     * Not a bug of the reader: the first unpickler oracle's finding (TorchBinFuzzTest#fuzzUnpickler, in under a minute), a false positive. The
+     * pickle STOPs at byte 27 (PROTO, EMPTY_DICT, BINPUT, a BINUNICODE string, STOP); {@code cposix\nsystem\n}
+     * follows in bytes no unpickler reaches. The oracle scanned every byte; it now walks the opcodes up to STOP.
+     * The value is the string, the pickle names no global, and the target's contract holds.
+     */
+    @Test
+    void bytesAfterStopAreNotAGlobalTheUnpicklerReached() throws Exception {
+        byte[] pickle = Files.readAllBytes(DIR.resolve("unpickler-stop-then-posix-system-after-it.pkl"));
+        assertInstanceOf(String.class, TorchBinFuzzTest.load(pickle));
+        assertTrue(TorchBinFuzzTest.scanGlobals(pickle).isEmpty(), TorchBinFuzzTest.scanGlobals(pickle).toString());
+        assertTrue(new String(pickle, java.nio.charset.StandardCharsets.ISO_8859_1).contains("cposix\nsystem\n"));
+    }
+}
