@@ -10,8 +10,6 @@ import io.mergestream.format.HubCache;
 import io.mergestream.format.HubCacheFixture;
 import io.mergestream.format.Json;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -47,13 +45,8 @@ class HubModelsEndToEndTest {
     Path instructBase;
     HubCache previous;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeEach
@@ -106,7 +99,7 @@ class HubModelsEndToEndTest {
 
     private Path merge(Path recipe, String out) {
         Path o = tmp.resolve(out);
-        Run r = run("merge", recipe.toString(), "-o", o.toString(), "-q", "--force");
+        CliRun r = run("merge", recipe.toString(), "-o", o.toString(), "-q", "--force");
         assertEquals(0, r.code(), r.err());
         return o;
     }
@@ -220,18 +213,18 @@ class HubModelsEndToEndTest {
 
     @Test
     void everyCommandResolvesHubIdsTheSameWay() throws IOException {
-        Run inspect = run("inspect", "org/tiny-ft@v1");
+        CliRun inspect = run("inspect", "org/tiny-ft@v1");
         assertEquals(0, inspect.code(), inspect.err());
         assertTrue(inspect.out().contains(HubCacheFixture.repo(root, "org/tiny-ft").resolve("snapshots/" + C_FT1).toString()),
                 inspect.out());
-        Run diff = run("diff", "org/tiny-ft@v1", FAMILY.resolve("ft1").toString(), "-q");
+        CliRun diff = run("diff", "org/tiny-ft@v1", FAMILY.resolve("ft1").toString(), "-q");
         assertEquals(0, diff.code(), diff.out() + diff.err());
         assertTrue(diff.out().strip().lines().reduce((a, b) -> b).orElseThrow().startsWith("MATCH: 21 tensors"), diff.out());
         assertEquals(1, run("diff", "org/tiny-ft", FAMILY.resolve("ft1").toString(), "-q").code(), "main is ft3");
-        Run stats = run("delta-stats", "--base", "org/tiny-base", "--model", "tiny-ft2@refs/pr/1", "-q", "--json");
+        CliRun stats = run("delta-stats", "--base", "org/tiny-base", "--model", "tiny-ft2@refs/pr/1", "-q", "--json");
         assertEquals(0, stats.code(), stats.err());
         Path out = tmp.resolve("ft1-dare");
-        Run dare = run("dare", "--base", "org/tiny-base", "--model", "org/tiny-ft@v1", "--density", "0.5", "-o",
+        CliRun dare = run("dare", "--base", "org/tiny-base", "--model", "org/tiny-ft@v1", "--density", "0.5", "-o",
                 out.toString(), "-q");
         assertEquals(0, dare.code(), dare.err());
         Map<String, Object> meta = frontMatter(out.resolve("README.md"));
@@ -241,7 +234,7 @@ class HubModelsEndToEndTest {
 
     @Test
     void missingModelsAreOneLineNamingTheDownloadCommand() throws IOException {
-        Run r = run("inspect", "nobody/nothing@v2");
+        CliRun r = run("inspect", "nobody/nothing@v2");
         assertEquals(Main.EXIT_BAD_INPUT, r.code());
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("mergestream: MODEL nobody/nothing@v2: not found") && r.err().strip().endsWith(

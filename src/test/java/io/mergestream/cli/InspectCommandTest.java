@@ -9,8 +9,6 @@ import io.mergestream.format.TestCheckpoints;
 import io.mergestream.format.TestCheckpoints.Tensor;
 import io.mergestream.tensor.DType;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,14 +25,8 @@ class InspectCommandTest {
     @TempDir
     Path model;
 
-    /** Output of one run: exit code, stdout, stderr. */
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     /**
@@ -57,7 +49,7 @@ class InspectCommandTest {
 
     @Test
     void textSummaryHasTheRightNumbers() {
-        Run r = run("inspect", model.toString());
+        CliRun r = run("inspect", model.toString());
         assertEquals(0, r.code(), r.err());
         assertEquals("", r.err());
         assertMatches("^shards\\s+3$", r.out());
@@ -74,7 +66,7 @@ class InspectCommandTest {
 
     @Test
     void jsonSummaryParsesAndHasTheRightNumbers() throws IOException {
-        Run r = run("inspect", "--json", model.toString());
+        CliRun r = run("inspect", "--json", model.toString());
         assertEquals(0, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         assertEquals(3, j.get("shards").size());
@@ -93,7 +85,7 @@ class InspectCommandTest {
 
     @Test
     void tensorsOptionListsEveryTensor() throws IOException {
-        Run r = run("inspect", "--tensors", model.toString());
+        CliRun r = run("inspect", "--tensors", model.toString());
         assertEquals(0, r.code(), r.err());
         assertMatches("^a\\.weight\\s+F32\\s+\\[2, 3\\]\\s+model-00001-of-00003\\.safetensors$", r.out());
         assertMatches("^b\\s+BF16\\s+\\[4\\]\\s+model-00002-of-00003\\.safetensors$", r.out());
@@ -111,7 +103,7 @@ class InspectCommandTest {
 
     @Test
     void aSingleShardFileCanBeInspected() throws IOException {
-        Run r = run("inspect", "--json", model.resolve("model-00002-of-00003.safetensors").toString());
+        CliRun r = run("inspect", "--json", model.resolve("model-00002-of-00003.safetensors").toString());
         assertEquals(0, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         assertEquals(2, j.get("tensor_count").asInt());
@@ -121,7 +113,7 @@ class InspectCommandTest {
     @Test
     void malformedFileExitsWith2AndOneLineOnStderr() {
         String file = Path.of("testdata", "malformed", "unknown-dtype.safetensors").toString();
-        Run r = run("inspect", file);
+        CliRun r = run("inspect", file);
         assertEquals(Main.EXIT_BAD_INPUT, r.code());
         assertEquals("", r.out());
         assertEquals(1, r.err().lines().count(), r.err());
@@ -130,10 +122,10 @@ class InspectCommandTest {
 
     @Test
     void missingModelAndPickleOnlyModelExitWith2() {
-        Run missing = run("inspect", model.resolve("nope").toString());
+        CliRun missing = run("inspect", model.resolve("nope").toString());
         assertEquals(2, missing.code());
         assertTrue(missing.err().startsWith("mergestream: ") && missing.err().contains("no such file"), missing.err());
-        Run pickle = run("inspect", Path.of("testdata", "malformed", "only-pytorch-model-bin").toString());
+        CliRun pickle = run("inspect", Path.of("testdata", "malformed", "only-pytorch-model-bin").toString());
         assertEquals(2, pickle.code());
         assertEquals(1, pickle.err().lines().count());
         assertTrue(pickle.err().contains("pickle"), pickle.err());
@@ -141,7 +133,7 @@ class InspectCommandTest {
 
     @Test
     void badOptionExitsWith2() {
-        Run r = run("inspect", "--no-such-option", model.toString());
+        CliRun r = run("inspect", "--no-such-option", model.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--no-such-option"), r.err());
     }

@@ -11,8 +11,6 @@ import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.DareMask;
 import io.mergestream.tensor.DType;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,13 +38,8 @@ class ToolboxDareTest {
     static Path base;
     static Path ft;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeAll
@@ -97,7 +90,7 @@ class ToolboxDareTest {
         List<String> args = new ArrayList<>(List.of("dare", "--base", base.toString(), "--model", ft.toString(),
                 "-o", o.toString(), "-q", "--force"));
         args.addAll(List.of(extra));
-        Run r = run(args.toArray(String[]::new));
+        CliRun r = run(args.toArray(String[]::new));
         assertEquals(0, r.code(), r.err());
         return o;
     }
@@ -222,7 +215,7 @@ class ToolboxDareTest {
         List<String> args = new ArrayList<>(List.of("dare", "--base", base.toString(), "--model", ft.toString(),
                 "-o", o.toString(), "-q"));
         args.addAll(List.of(extra));
-        Run r = run(args.toArray(String[]::new));
+        CliRun r = run(args.toArray(String[]::new));
         assertEquals(2, r.code(), r.err());
         assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
         assertTrue(r.err().contains(message), r.err());
@@ -254,7 +247,7 @@ class ToolboxDareTest {
         Path wrong = TestModels.write(dir.resolve("wrongshape"), DType.BF16, new TestModels.Model()
                 .put(UP, new long[] {64, 64}, gaussian(rnd, 4096, 0.02f)).put(Q, new long[] {64, 32}, gaussian(rnd, 2048, 0.02f))
                 .put(HEAD, new long[] {16, 64}, gaussian(rnd, 1024, 0.02f)));
-        Run r = run("dare", "--base", base.toString(), "--model", wrong.toString(), "--density", "0.5", "-o",
+        CliRun r = run("dare", "--base", base.toString(), "--model", wrong.toString(), "--density", "0.5", "-o",
                 dir.resolve("bad").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("'" + Q + "' has shape [64, 32] but [32, 64] in the base"), r.err());

@@ -27,7 +27,7 @@ class ToolboxDiffTest {
     static float[] w;
     static float[] v;
 
-    static ToolboxDareTest.Run run(String... args) {
+    static CliRun run(String... args) {
         return ToolboxDareTest.run(args);
     }
 
@@ -52,14 +52,14 @@ class ToolboxDiffTest {
 
     @Test
     void identicalModelsExitZero() {
-        ToolboxDareTest.Run r = run("diff", a.toString(), same.toString(), "-q");
+        CliRun r = run("diff", a.toString(), same.toString(), "-q");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("MATCH: 2 tensors compared, 0 differ"), r.out());
     }
 
     @Test
     void perturbedModelExitsOneWithTheRightCounts() throws IOException {
-        ToolboxDareTest.Run r = run("diff", a.toString(), perturbed.toString(), "--json", "-q", "--threads", "2");
+        CliRun r = run("diff", a.toString(), perturbed.toString(), "--json", "-q", "--threads", "2");
         assertEquals(1, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         assertEquals(false, j.get("match").asBoolean());
@@ -90,7 +90,7 @@ class ToolboxDiffTest {
 
     @Test
     void missingTensorsAndShapeDifferencesAreReported() {
-        ToolboxDareTest.Run r = run("diff", a.toString(), reshaped.toString(), "-q");
+        CliRun r = run("diff", a.toString(), reshaped.toString(), "-q");
         assertEquals(1, r.code());
         assertTrue(r.out().contains("only in A: v"), r.out());
         assertTrue(r.out().contains("only in B: extra"), r.out());
@@ -99,7 +99,7 @@ class ToolboxDiffTest {
 
     @Test
     void badInputExitsTwo() {
-        ToolboxDareTest.Run r = run("diff", a.toString(), dir.resolve("nope").toString());
+        CliRun r = run("diff", a.toString(), dir.resolve("nope").toString());
         assertEquals(2, r.code());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertEquals(2, run("diff", a.toString(), same.toString(), "--tolerance", "-1").code());

@@ -11,8 +11,6 @@ import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.safetensors.SafetensorsFile;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,13 +34,8 @@ class TorchBinCommandsTest {
     @TempDir
     Path tmp;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Run(code, out.toString(), err.toString());
+    static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @BeforeAll
@@ -59,7 +52,7 @@ class TorchBinCommandsTest {
         for (String[] args : List.of(new String[] {"inspect", dir.toString()},
                 new String[] {"convert", dir.toString(), "-o", out.toString(), "-q"},
                 new String[] {"delta-stats", "--base", dir.toString(), "--model", dir.toString()})) {
-            Run r = run(args);
+            CliRun r = run(args);
             assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
             String err = r.err().strip();
             assertFalse(err.contains("\n"), "not one line: " + err);
@@ -73,7 +66,7 @@ class TorchBinCommandsTest {
 
     @Test
     void inspectReadsABinModelFromDataPklAlone() throws IOException {
-        Run r = run("inspect", FIXTURES.resolve("ft2-sharded").toString(), "--json", "--tensors");
+        CliRun r = run("inspect", FIXTURES.resolve("ft2-sharded").toString(), "--json", "--tensors");
         assertEquals(0, r.code(), r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         assertEquals(21, j.get("tensor_count").asInt());
@@ -83,7 +76,7 @@ class TorchBinCommandsTest {
         JsonNode index = Json.read(FIXTURES.resolve("ft2-sharded").resolve(Checkpoint.BIN_INDEX_FILE));
         assertEquals(index.get("metadata").get("total_size").asLong(), j.get("total_bytes").asLong());
         // a strided tensor does not stop inspect: it reads no tensor data
-        Run s = run("inspect", FIXTURES.resolve("ft1-strided").toString());
+        CliRun s = run("inspect", FIXTURES.resolve("ft1-strided").toString());
         assertEquals(0, s.code(), s.err());
         assertTrue(s.out().contains("tensors     21"), s.out());
     }
@@ -93,7 +86,7 @@ class TorchBinCommandsTest {
             "ft1-state-dict-metadata, tiny-llama/ft1", "ft1-shared-storage, torch-bin/ft1-shared-storage.expected"})
     void convertWritesTheSafetensorsOriginalsTensorsByteForByte(String fixture, String original) throws IOException {
         Path out = tmp.resolve(fixture);
-        Run r = run("convert", FIXTURES.resolve(fixture).toString(), "-o", out.toString(), "-q", "--out-shard-size", "100KB");
+        CliRun r = run("convert", FIXTURES.resolve(fixture).toString(), "-o", out.toString(), "-q", "--out-shard-size", "100KB");
         assertEquals(0, r.code(), r.err());
         Path expectedDir = original.startsWith("torch-bin/") ? FIXTURES.resolve(original.substring(10)) : Path.of("testdata").resolve(original);
         // 213 KB of tensors at 100 KB a shard: sharded, with an index naming every tensor
@@ -124,7 +117,7 @@ class TorchBinCommandsTest {
     @Test
     void convertOfASafetensorsModelGivesTheSameTensors() {
         Path out = tmp.resolve("st");
-        Run r = run("convert", TINY.resolve("ft2").toString(), "-o", out.toString(), "-q");
+        CliRun r = run("convert", TINY.resolve("ft2").toString(), "-o", out.toString(), "-q");
         assertEquals(0, r.code(), r.err());
         try (Checkpoint converted = Checkpoint.open(out); Checkpoint expected = Checkpoint.open(TINY.resolve("ft2"))) {
             assertEquals(1, converted.shards().size()); // 213 KB fits the default 5 GB shard
@@ -135,7 +128,7 @@ class TorchBinCommandsTest {
     @Test
     void convertRefusesAStridedTensorBeforeWritingAnything() {
         Path out = tmp.resolve("strided");
-        Run r = run("convert", FIXTURES.resolve("ft1-strided").toString(), "-o", out.toString(), "-q");
+        CliRun r = run("convert", FIXTURES.resolve("ft1-strided").toString(), "-o", out.toString(), "-q");
         assertEquals(2, r.code());
         String err = r.err().strip();
         assertFalse(err.contains("\n"), err);
@@ -161,14 +154,14 @@ class TorchBinCommandsTest {
     void ggufIsRecognisedByItsMagicAndRefusedByName() throws IOException {
         Path gguf = tmp.resolve("model.safetensors");
         Files.write(gguf, new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
-        Run r = run("inspect", gguf.toString());
+        CliRun r = run("inspect", gguf.toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains(gguf.toString()) && r.err().contains("GGUF"), r.err());
         assertFalse(r.err().contains("100 MB"), r.err());
         Path dir = tmp.resolve("gguf-dir");
         Files.createDirectories(dir);
         Files.copy(gguf, dir.resolve("model-q4.gguf"));
-        Run d = run("inspect", dir.toString());
+        CliRun d = run("inspect", dir.toString());
         assertEquals(2, d.code());
         assertTrue(d.err().contains("GGUF"), d.err());
     }
@@ -191,7 +184,7 @@ class TorchBinCommandsTest {
         Path fifo = dir.resolve("pytorch_model.bin");
         Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
         assertEquals(0, mkfifo.waitFor(), "mkfifo");
-        Run r = run("inspect", dir.toString());
+        CliRun r = run("inspect", dir.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains(fifo.toString()) && r.err().contains("not a regular file"), r.err());
     }
