@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  *
  * <p>The first chunk to fail stops the run: every worker checks a shared failure before taking its next
  * chunk, so after a failure each other worker finishes at most the chunk it is in (a full disk is not
- * written to again by the rest of the pool), and that first failure is the one thrown.
+ * written to again by the rest of the pool), and the failure of the lowest failing chunk is the one thrown.
  */
 public final class ChunkRunner implements AutoCloseable {
 
@@ -82,7 +82,7 @@ public final class ChunkRunner implements AutoCloseable {
         if (chunkElements < 1) throw new IllegalArgumentException("chunk size must be >= 1");
         long chunks = (elements + chunkElements - 1) / chunkElements;
         AtomicLong next = new AtomicLong();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicReference<Failed> failure = new AtomicReference<>();
         int workers = (int) Math.min(threads, Math.max(chunks, 1));
         List<S> states = new ArrayList<>();
         if (workers == 1) {
@@ -106,16 +106,16 @@ public final class ChunkRunner implements AutoCloseable {
                 states.add(f.get());
             } catch (InterruptedException e) {
                 interrupted = true;
-                failure.compareAndSet(null, e);
+                record(failure, Long.MAX_VALUE, e);
                 futures.forEach(x -> x.cancel(true));
             } catch (ExecutionException e) {
-                failure.compareAndSet(null, e.getCause());
+                record(failure, Long.MAX_VALUE, e.getCause()); // already recorded with its chunk by drain
             } catch (CancellationException e) {
                 // cancelled after an interrupt, which is the failure recorded
             }
         }
-        Throwable first = failure.get();
-        if (first == null) return states;
+        if (failure.get() == null) return states;
+        Throwable first = failure.get().error();
         if (interrupted) {
             Thread.currentThread().interrupt();
             if (first instanceof InterruptedException) throw new IllegalStateException("interrupted", first);
@@ -125,8 +125,20 @@ public final class ChunkRunner implements AutoCloseable {
         throw new IllegalStateException(first);
     }
 
+    /** A failure and the chunk it came from ({@code Long.MAX_VALUE}: not from a chunk). */
+    private record Failed(long chunk, Throwable error) {}
+
+    /**
+     * Keeps the failure of the lowest chunk: chunks are taken in index order, so a chunk that fails because another
+     * failed (or after it) has a higher index, and which failure is thrown does not depend on the threads' timing.
+     */
+    private static void record(AtomicReference<Failed> failure, long chunk, Throwable error) {
+        Failed f = new Failed(chunk, error);
+        failure.accumulateAndGet(f, (prev, x) -> prev == null || x.chunk() < prev.chunk() ? x : prev);
+    }
+
     private static <S> void drain(long elements, int chunkElements, long chunks, AtomicLong next,
-                                  AtomicReference<Throwable> failure, S state, ChunkReduction<S> task) {
+                                  AtomicReference<Failed> failure, S state, ChunkReduction<S> task) {
         while (failure.get() == null) {
             long c = next.getAndIncrement();
             if (c >= chunks) return;
@@ -135,8 +147,8 @@ public final class ChunkRunner implements AutoCloseable {
             try {
                 task.run(state, start, count);
             } catch (Throwable t) {
-                // the first failure wins; later ones (often consequences of it, e.g. the same full disk) are dropped
-                failure.compareAndSet(null, t);
+                // the first failing chunk wins; later ones (often consequences of it, e.g. the same full disk) are dropped
+                record(failure, c, t);
                 if (t instanceof RuntimeException re) throw re;
                 if (t instanceof Error err) throw err;
                 throw new IllegalStateException(t);
