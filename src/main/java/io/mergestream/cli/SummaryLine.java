@@ -35,7 +35,7 @@ final class SummaryLine {
         return wrap(figures, ", ", "") + "\n" + wrap(where, " ", "  ");
     }
 
-    /** {@code model.safetensors}, or {@code 3 shards: model-00001-of-00003.safetensors … model-00003-of-00003.safetensors}. */
+    /** {@code model.safetensors}, or {@code 3 shards model-00001-of-00003.safetensors …}. */
     static String shards(Path out) {
         List<String> names;
         try (Stream<Path> s = Files.list(out)) {
@@ -45,7 +45,8 @@ final class SummaryLine {
         }
         if (names.isEmpty()) return "no tensor files";
         if (names.size() == 1) return Names.printable(names.get(0));
-        return names.size() + " shards " + Names.printable(names.get(0)) + " … " + Names.printable(names.getLast());
+        // the first name says how many there are (-of-00003) and how the others are named
+        return names.size() + " shards " + Names.printable(names.get(0)) + " …";
     }
 
     /** Greedy: as many parts per line as fit in {@value #COLUMNS} columns; a part longer than that stands alone. */
