@@ -81,14 +81,15 @@ class LauncherTest {
     void onATerminalTheBarRedrawsAndCtrlCEndsTheRunAtOnceWithOneLine() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "no script(1) (util-linux) here");
         Path family = dir.resolve("family");
-        Result gen = run(Map.of(), "testdata", family.toString(), "--size", "64MB", "--fine-tunes", "1", "-q");
+        Result gen = run(Map.of(), "testdata", family.toString(), "--size", "128MB", "--fine-tunes", "1", "-q");
         assertEquals(0, gen.code(), gen.err());
         Path recipe = Files.writeString(dir.resolve("r.yml"), "merge_method: dare_ties\nbase_model: " + family.resolve("base")
                 + "\nmodels:\n  - model: " + family.resolve("ft1") + "\n    parameters: {weight: 1, density: 0.5}\n");
         Path out = dir.resolve("merged");
-        // one thread and small chunks: a run of several seconds, redrawn every 200 ms
+        // the scalar kernel on one thread: 64 M elements at ~50 ns each, seconds even on a fast machine (the bar
+        // is redrawn every 200 ms); on a slow one the loop below waits for the bar
         String command = String.join(" ", launcher(Map.of(), "merge", recipe.toString(), "-o", out.toString(), "--threads",
-                "1", "--chunk-size", "4096").command());
+                "1", "--kernel", "scalar").command());
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/script", "-q", "-e", "-c", command, "/dev/null");
         pb.environment().put("MERGESTREAM_CLASSPATH", System.getProperty("java.class.path"));
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
