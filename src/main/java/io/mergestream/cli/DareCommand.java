@@ -4,7 +4,6 @@ import io.mergestream.MergestreamException;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.ShardSize;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
@@ -18,6 +17,7 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code mergestream dare}: base + DARE(model - base) for one fine-tune, through the merge engine. */
@@ -63,36 +63,32 @@ final class DareCommand implements Callable<Integer> {
                     "Note: a recipe's exclude: takes the BASE's tensor instead."})
     List<String> exclude = new ArrayList<>();
 
-    @Option(names = "--seed", paramLabel = "S", description = "DARE mask seed (default 0).")
-    long seed;
+    @Mixin
+    SharedOptions.Seed seed;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    SharedOptions.Threads threads;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
-    Path out;
+    @Mixin
+    SharedOptions.Output output;
 
-    @Option(names = "--force", description = "Replace an earlier mergestream output in OUT: only the files its "
-            + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
-    boolean force;
+    @Mixin
+    SharedOptions.Force force;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
-    boolean quiet;
+    @Mixin
+    SharedOptions.Quiet quiet;
 
-    @Option(names = "--out-shard-size", paramLabel = "SIZE", description = "Largest output shard (default 5GB).")
-    String shardSize = "5GB";
+    @Mixin
+    SharedOptions.ShardSize shardSize;
 
-    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector or scalar.")
-    String kernelName = "auto";
+    @Mixin
+    SharedOptions.Kernel kernel;
 
-    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
-            description = "Elements per chunk (output is identical for any value).")
-    int chunkElements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+    @Mixin
+    SharedOptions.ChunkSize chunkSize;
 
     @Override
     public Integer call() {
-        if (threads < 1) throw new MergestreamException("--threads must be at least 1");
-        if (chunkElements < 1) throw new MergestreamException("--chunk-size must be at least 1");
         double rho = density();
         DarePlanner.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
             case "random" -> DarePlanner.Strategy.RANDOM;
@@ -109,16 +105,16 @@ final class DareCommand implements Callable<Integer> {
             }
         }
         TensorParams.Rescale rescale = rescale();
-        long maxShard = ShardSize.parse(shardSize);
-        MergeKernel kernel = MergeCommand.kernel(kernelName);
+        MergeKernel kernel = this.kernel.kernel();
+        long seed = this.seed.orElse(0);
         // DarePlanner.open resolves each: a local path, BASE+ADAPTER, else a Hugging Face id in the local cache
         DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed);
         try (MergePlan plan = DarePlanner.plan(request)) {
-            MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
-                    Progress.detect(quiet), System.err);
-            ModelCard card = new ModelCard(Version.current(), operation(rho, s, rescale));
-            MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, card);
-            MergeCommand.printSummary(sum, plan, kernel, threads, out);
+            MergeEngine.Options options = new MergeEngine.Options(threads.count, chunkSize.elements, kernel,
+                    shardSize.bytes, Terminal.progress(quiet.quiet), System.err);
+            ModelCard card = new ModelCard(Version.current(), operation(rho, s, rescale, seed));
+            MergeEngine.Summary sum = MergeEngine.run(plan, output.path, force.force, options, card);
+            MergeCommand.printSummary(sum, plan, kernel, threads.count, output.path);
         }
         return 0;
     }
@@ -158,7 +154,7 @@ final class DareCommand implements Callable<Integer> {
         return d.doubleValue();
     }
 
-    private ModelCard.Operation operation(double rho, DarePlanner.Strategy s, TensorParams.Rescale rescale) {
+    private ModelCard.Operation operation(double rho, DarePlanner.Strategy s, TensorParams.Rescale rescale, long seed) {
         String how = s == DarePlanner.Strategy.RANDOM
                 ? "each delta element kept with probability " + rho + " by the DARE keep-mask (dare-mask v1, model ordinal 0)"
                 : "the floor(" + rho + " * n) largest |delta| of each tensor kept (ties to the lowest index)";
@@ -177,7 +173,7 @@ final class DareCommand implements Callable<Integer> {
                 .append(" --density ").append(rho).append(" --strategy ").append(s.name().toLowerCase(Locale.ROOT));
         if (rescale != TensorParams.Rescale.INVERSE) cmd.append(" --rescale ").append(rescale.word());
         for (String e : exclude) cmd.append(" --exclude '").append(e).append('\'');
-        cmd.append(" --seed ").append(Long.toUnsignedString(seed)).append(" -o ").append(out.getFileName());
+        cmd.append(" --seed ").append(Long.toUnsignedString(seed)).append(" -o ").append(output.path.getFileName());
         return new ModelCard.Operation("DARE of " + model.toAbsolutePath().normalize().getFileName(), d.toString(),
                 cmd.toString());
     }

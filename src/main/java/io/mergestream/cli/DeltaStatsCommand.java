@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -45,18 +46,18 @@ final class DeltaStatsCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
     Path model;
 
-    @Option(names = "--json", description = "Print JSON for programs.")
-    boolean json;
+    @Mixin
+    SharedOptions.JsonOutput json;
 
     @Option(names = "--html", paramLabel = "FILE", description = "Also write a self-contained HTML report with charts "
             + "(never onto a file it reads, nor over an existing file that is not an earlier report).")
     Path html;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    SharedOptions.Threads threads;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
-    boolean quiet;
+    @Mixin
+    SharedOptions.Quiet quiet;
 
 
     @Spec
@@ -64,20 +65,19 @@ final class DeltaStatsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads < 1) throw new MergestreamException("--threads must be at least 1");
         int block = DeltaStats.DEFAULT_BLOCK;
         long t0 = System.nanoTime();
         DeltaStats.Report r;
         OutputFile report;
         try (InputModel b = DarePlanner.open(base, "--base", null); InputModel m = DarePlanner.open(model, "--model", b);
-             ChunkRunner runner = new ChunkRunner(threads, block);
-             Progress progress = new Progress(System.err, Progress.detect(quiet), bytes(b) + bytes(m), b.tensorCount())) {
+             ChunkRunner runner = new ChunkRunner(threads.count, block);
+             Progress progress = new Progress(System.err, Terminal.progress(quiet.quiet), bytes(b) + bytes(m), b.tensorCount())) {
             // checked before the pass, so a report path onto an input is refused before any work (issue 9)
             report = html == null ? null : OutputFile.check(html, "--html", readFiles(b, m), DeltaStatsCommand::isReport);
             r = DeltaStats.compute(b, m, runner, block, progress);
         }
         PrintWriter out = spec.commandLine().getOut();
-        if (json) {
+        if (json.json) {
             out.print(Json.pretty(toJson(r)));
         } else {
             printText(out, r);

@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -35,38 +36,37 @@ final class DiffCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "B", description = "Second model directory or .safetensors file.")
     Path b;
 
-    @Option(names = "--json", description = "Print JSON for programs.")
-    boolean json;
+    @Mixin
+    SharedOptions.JsonOutput json;
 
     @Option(names = "--tolerance", paramLabel = "T",
             description = "Largest |a-b| that still matches (default 0: values must be bit-identical).")
     double tolerance;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    SharedOptions.Threads threads;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
-    boolean quiet;
+    @Mixin
+    SharedOptions.Quiet quiet;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        if (threads < 1) throw new MergestreamException("--threads must be at least 1");
         if (!(tolerance >= 0) || Double.isInfinite(tolerance)) {
             throw new MergestreamException("--tolerance must be a finite number >= 0");
         }
         int block = DeltaStats.DEFAULT_BLOCK;
         ModelDiff.Report r;
         try (Checkpoint ca = DeltaStatsCommand.open(a, "A"); Checkpoint cb = DeltaStatsCommand.open(b, "B");
-             ChunkRunner runner = new ChunkRunner(threads, block);
-             Progress progress = new Progress(System.err, Progress.detect(quiet),
+             ChunkRunner runner = new ChunkRunner(threads.count, block);
+             Progress progress = new Progress(System.err, Terminal.progress(quiet.quiet),
                      DeltaStatsCommand.bytes(ca) + DeltaStatsCommand.bytes(cb), ca.tensorCount())) {
             r = ModelDiff.compute(ca, cb, tolerance, runner, block, progress);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.print(json ? Json.pretty(toJson(r)) : text(r));
+        out.print(json.json ? Json.pretty(toJson(r)) : text(r));
         out.flush();
         return r.matches() ? 0 : 1;
     }

@@ -17,6 +17,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -33,8 +34,8 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--tensors", description = "Also list every tensor: name, dtype, shape, shard.")
     boolean tensors;
 
-    @Option(names = "--json", description = "Print JSON for programs.")
-    boolean json;
+    @Mixin
+    SharedOptions.JsonOutput json;
 
     @Spec
     CommandSpec spec;
@@ -44,7 +45,7 @@ final class InspectCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (Checkpoint ckpt = Checkpoint.open(ModelLocator.locate(model.toString(), "MODEL"))) {
             Summary s = Summary.of(ckpt);
-            if (json) {
+            if (json.json) {
                 out.print(Json.pretty(toJson(ckpt, s)));
             } else {
                 printText(out, ckpt, s);

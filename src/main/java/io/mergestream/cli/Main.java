@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.IoErrors;
 import io.mergestream.MergestreamException;
 import io.mergestream.Names;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,7 +31,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "mergestream", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Merges large language model checkpoints as a stream (DARE, TIES, task arithmetic).",
-        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, DeltaStatsCommand.class, DiffCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, DeltaStatsCommand.class, DiffCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class,
+                AutoComplete.GenerateCompletion.class})
 public final class Main {
 
     public static final int EXIT_OK = 0;
@@ -46,7 +49,12 @@ public final class Main {
     static final String REPORT_DIR_PROPERTY = "mergestream.reportDir";
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        // first, so that nothing is written before stderr is the real one again (see Terminal)
+        Terminal.adoptLauncherStderr();
+        Runnable finished = Terminal.installInterruptLine();
+        int code = run(args);
+        finished.run();
+        System.exit(code);
     }
 
     /** Runs the command line and returns the exit code, without exiting (for tests). */
@@ -113,7 +121,7 @@ public final class Main {
             line = "'" + e.getInput() + "' is not a possible path: " + e.getReason();
         } else if (t instanceof UncheckedIOException || t instanceof IOException) {
             code = EXIT_IO;
-            line = t.getMessage() != null ? t.getMessage() : String.valueOf(t.getCause());
+            line = IoErrors.describe(t);
         } else {
             code = EXIT_INTERNAL;
             line = internalError(t);

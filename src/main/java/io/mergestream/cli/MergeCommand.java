@@ -1,14 +1,11 @@
 package io.mergestream.cli;
 
 import io.mergestream.Names;
-import io.mergestream.engine.MemoryStats;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.ModelCard;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
-import io.mergestream.format.ShardSize;
-import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.Planner;
@@ -20,6 +17,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -33,82 +31,64 @@ final class MergeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "RECIPE", description = "mergekit YAML recipe.")
     Path recipePath;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
-    Path out;
+    @Mixin
+    SharedOptions.Output output;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    int threads = Runtime.getRuntime().availableProcessors();
+    @Mixin
+    SharedOptions.Threads threads;
 
-    @Option(names = "--seed", paramLabel = "S", description = "DARE mask seed (overrides the recipe's `seed`, default 0).")
-    Long seed;
+    @Mixin
+    SharedOptions.Seed seed;
 
-    @Option(names = "--out-shard-size", paramLabel = "SIZE", description = "Largest output shard (default 5GB; K/M/G suffixes).")
-    String shardSize = "5GB";
+    @Mixin
+    SharedOptions.ShardSize shardSize;
 
     @Option(names = "--dry-run", description = "Validate and print the plan; write nothing.")
     boolean dryRun;
 
-    @Option(names = "--force", description = "Replace an earlier mergestream output in OUT: only the files its "
-            + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
-    boolean force;
+    @Mixin
+    SharedOptions.Force force;
 
     @Option(names = "--strict", description = "Refuse what mergekit ignores (unknown keys, parameters the method does not use) instead of warning.")
     boolean strict;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output (the summary line is still printed).")
-    boolean quiet;
+    @Mixin
+    SharedOptions.Quiet quiet;
 
-    @Option(names = "--kernel", paramLabel = "KIND", description = "auto (default), vector, scalar, or native (the C yardstick, when built).")
-    String kernelName = "auto";
+    @Mixin
+    SharedOptions.Kernel kernel;
 
-    @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true,
-            description = "Elements per chunk (output is identical for any value).")
-    int chunkElements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+    @Mixin
+    SharedOptions.ChunkSize chunkSize;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        if (threads < 1) throw new io.mergestream.MergestreamException("--threads must be at least 1");
-        if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
-        long maxShard = ShardSize.parse(shardSize);
-        MergeKernel kernel = kernel(kernelName);
+        MergeKernel kernel = this.kernel.kernel();
         Recipe recipe = Recipe.load(recipePath, strict);
-        long s = seed != null ? seed : recipe.seed();
+        long s = seed.orElse(recipe.seed());
         try (MergePlan plan = Planner.plan(recipe, s)) {
             if (dryRun) {
                 // the run's own output check, so that a dry run fails exactly when the run would
-                OutputDirectory.check(out, force, plan.inputPaths());
+                OutputDirectory.check(output.path, force.force, plan.inputPaths());
                 printPlan(spec.commandLine().getOut(), plan);
                 return 0;
             }
-            MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
-                    Progress.detect(quiet), System.err);
-            MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, new ModelCard(Version.current()));
-            printSummary(sum, plan, kernel, threads, out);
+            MergeEngine.Options options = new MergeEngine.Options(threads.count, chunkSize.elements, kernel,
+                    shardSize.bytes, Terminal.progress(quiet.quiet), System.err);
+            MergeEngine.Summary sum = MergeEngine.run(plan, output.path, force.force, options,
+                    new ModelCard(Version.current()));
+            printSummary(sum, plan, kernel, threads.count, output.path);
         }
         return 0;
     }
 
-    /** The kernel {@code --kernel} names; a name that is none, or one this JVM cannot run, is bad input. */
-    static MergeKernel kernel(String name) {
-        try {
-            return Kernels.byName(name);
-        } catch (IllegalArgumentException e) {
-            throw new io.mergestream.MergestreamException("--kernel " + name + ": " + e.getMessage());
-        }
-    }
-
-    /** The summary line every run that writes a model prints on stderr (merge, dare). */
+    /** The summary every run that writes a model prints on stderr (merge, dare). */
     static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
-        MemoryStats m = sum.memory();
-        System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
-                        + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
-                sum.tensors(), plan.method().name(), kernel.name(), threads, Names.printable(out), Bytes.human(sum.bytesRead()),
-                Bytes.human(sum.bytesWritten()), sum.seconds(),
-                Bytes.human(sum.inputBytesPerSecond()), m.peakRssBytes() >> 20,
-                m.peakHeapBytes() >> 20);
+        System.err.println(SummaryLine.of(String.format(Locale.ROOT, "merged %d tensors (%s, %s kernel, %d threads)",
+                sum.tensors(), plan.method().name(), kernel.name(), threads), sum, out));
     }
 
     private static void printPlan(PrintWriter out, MergePlan plan) {

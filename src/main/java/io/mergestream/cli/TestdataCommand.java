@@ -1,7 +1,7 @@
 package io.mergestream.cli;
 
 import io.mergestream.MergestreamException;
-import io.mergestream.format.ShardSize;
+import io.mergestream.engine.Progress;
 import io.mergestream.tensor.DType;
 import io.mergestream.testdata.FamilyGenerator;
 import io.mergestream.testdata.FamilySpec;
@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -56,10 +57,10 @@ final class TestdataCommand implements Callable<Integer> {
     @Option(names = "--positions", paramLabel = "N", description = "max_position_embeddings (BERT's position table rows).")
     Integer positions;
 
-    @Option(names = "--size", paramLabel = "SIZE",
+    @Option(names = "--size", paramLabel = "SIZE", converter = SharedOptions.SizeConverter.class,
             description = "Target tensor bytes per model, e.g. 1GB: picks hidden, intermediate, heads and layers "
                     + "(not combinable with those options).")
-    String size;
+    Long size;
 
     @Option(names = "--deltas", paramLabel = "sft|large", defaultValue = "sft",
             description = "Fine-tune deltas: sft (Laplace, b=0.0015) or large (normal, median |delta| 0.03).")
@@ -68,9 +69,8 @@ final class TestdataCommand implements Callable<Integer> {
     @Option(names = "--unrelated-base", description = "Fine-tunes derive from another random base than the one written.")
     boolean unrelatedBase;
 
-    @Option(names = "--out-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest shard (default: ${DEFAULT-VALUE}); bigger models get shards and an index.")
-    String shardSize;
+    @Mixin
+    SharedOptions.ShardSize shardSize;
 
     @Option(names = "--shard-only", paramLabel = "MODEL", split = ",",
             description = "Apply --out-shard-size only to these models (e.g. ft2); the others are single files.")
@@ -83,12 +83,14 @@ final class TestdataCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Generator threads (default: available processors).")
-    Integer threads;
+    @Mixin
+    SharedOptions.Threads threads;
 
-    @Option(names = "--force", description = "Replace an earlier family mergestream wrote in OUT (only the files "
-            + "its .mergestream-output.json lists). Any other non-empty OUT is refused.")
-    boolean force;
+    @Mixin
+    SharedOptions.Force force;
+
+    @Mixin
+    SharedOptions.Quiet quiet;
 
     @Spec
     CommandSpec spec;
@@ -98,7 +100,7 @@ final class TestdataCommand implements Callable<Integer> {
         FamilyGenerator gen;
         try {
             FamilySpec s = buildSpec();
-            gen = threads == null ? new FamilyGenerator(s) : new FamilyGenerator(s, threads);
+            gen = new FamilyGenerator(s, threads.count);
         } catch (IllegalArgumentException e) {
             throw new MergestreamException("testdata: " + e.getMessage());
         }
@@ -109,14 +111,23 @@ final class TestdataCommand implements Callable<Integer> {
                 r.kvHeads(), r.dtype().torchName(), r.deltas().name().toLowerCase(Locale.ROOT),
                 r.unrelatedBase() ? ", unrelated base" : "", r.seed());
         pw.flush();
-        FamilyGenerator.Result res = gen.generate(out, force);
+        long bytes = 0;
+        int tensors = 0;
+        for (String m : gen.modelNames()) {
+            bytes += gen.layout(m).totalBytes();
+            tensors += gen.tensors(m).size();
+        }
+        FamilyGenerator.Result res;
+        try (Progress progress = new Progress(System.err, Terminal.progress(quiet.quiet), bytes, tensors)) {
+            res = gen.generate(out, force.force, progress);
+        }
         for (FamilyGenerator.ModelResult m : res.models()) {
             pw.printf(Locale.ROOT, "  %-6s %4d tensors  %3d shard%s  %s%n", m.name(), m.tensors(), m.shards(),
                     m.shards() == 1 ? " " : "s", Bytes.human(m.bytes()));
         }
-        pw.printf(Locale.ROOT, "wrote %d models, %d tensors, %s (%,d bytes of tensor data) to %s in %.2f s (%.0f MB/s, %d threads)%n",
+        pw.printf(Locale.ROOT, "wrote %d models, %d tensors, %s (%,d bytes of tensor data) to %s in %.2f s (%s, %d threads)%n",
                 res.models().size(), res.tensors(), Bytes.human(res.bytes()), res.bytes(), res.directory(),
-                res.seconds(), res.megabytesPerSecond(), gen.threads());
+                res.seconds(), Progress.rate(res.bytes() / Math.max(res.seconds(), 1e-9)), gen.threads());
         pw.flush();
         return 0;
     }
@@ -147,7 +158,7 @@ final class TestdataCommand implements Callable<Integer> {
             if (layers != null || hidden != null || intermediate != null || heads != null || kvHeads != null) {
                 throw new MergestreamException("--size picks layers, hidden, intermediate and heads: do not give them too");
             }
-            s = s.withTargetBytes(parseSize("--size", size));
+            s = s.withTargetBytes(size);
         } else {
             if (layers != null) s = s.withLayers(layers);
             if (hidden != null) s = s.withHidden(hidden);
@@ -155,19 +166,11 @@ final class TestdataCommand implements Callable<Integer> {
             if (heads != null) s = s.withHeads(heads);
             if (kvHeads != null) s = s.withKvHeads(kvHeads);
         }
-        s = s.withUnrelatedBase(unrelatedBase).withShardBytes(ShardSize.parse(shardSize))
+        s = s.withUnrelatedBase(unrelatedBase).withShardBytes(shardSize.bytes)
                 .withShardedModels(shardOnly).withSeed(seed);
         for (String m : shardOnly) {
             if (!s.modelNames().contains(m)) throw new MergestreamException("--shard-only: no model '" + m + "' in " + s.modelNames());
         }
         return s;
-    }
-
-    private static long parseSize(String option, String text) {
-        try {
-            return ShardSize.parse(text);
-        } catch (MergestreamException e) {
-            throw new MergestreamException(e.getMessage().replace("--out-shard-size", option));
-        }
     }
 }

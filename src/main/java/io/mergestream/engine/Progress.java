@@ -25,6 +25,7 @@ public final class Progress implements AutoCloseable {
     private volatile String currentTensor = "";
     private volatile int tensorsDone;
     private final Thread printer;
+    private final Eta eta = new Eta();
 
     public Progress(PrintStream err, Mode mode, long totalBytes, int totalTensors) {
         this.err = err;
@@ -38,14 +39,6 @@ public final class Progress implements AutoCloseable {
             printer.setDaemon(true);
             printer.start();
         }
-    }
-
-    /** TERMINAL when stderr looks like a terminal, else LINES; QUIET when asked. */
-    public static Mode detect(boolean quiet) {
-        if (quiet) return Mode.QUIET;
-        java.io.Console c = System.console();
-        return c != null && c.isTerminal() && System.getenv("TERM") != null && !"dumb".equals(System.getenv("TERM"))
-                ? Mode.TERMINAL : Mode.LINES;
     }
 
     public void startTensor(String name) {
@@ -69,10 +62,12 @@ public final class Progress implements AutoCloseable {
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 Thread.sleep(period);
+                long d = done.get();
+                long etaSeconds = eta.update(seconds(), d, totalBytes);
                 if (mode == Mode.TERMINAL) {
-                    err.print("\r\033[K" + line(true));
+                    err.print("\r\033[K" + line(true, d, etaSeconds));
                 } else {
-                    err.println("mergestream: " + line(false));
+                    err.println("mergestream: " + line(false, d, etaSeconds));
                 }
                 err.flush();
             }
@@ -81,28 +76,75 @@ public final class Progress implements AutoCloseable {
         }
     }
 
-    private String line(boolean bar) {
-        long d = done.get();
-        double secs = seconds();
-        double rate = d / Math.max(secs, 1e-9);
-        double frac = Math.min(1.0, (double) d / totalBytes);
-        long eta = rate > 0 ? (long) ((totalBytes - d) / rate) : -1;
-        String name = currentTensor;
-        if (name.length() > 48) name = "…" + name.substring(name.length() - 47);
+    private String line(boolean bar, long d, long etaSeconds) {
+        return line(bar, d, totalBytes, seconds(), etaSeconds, Math.min(tensorsDone + 1, totalTensors), totalTensors,
+                currentTensor);
+    }
+
+    /**
+     * One progress line: {@code [####      ] 42.0% 1.23/2.94 GB 1.61 GB/s ETA 1m12s 7/21 NAME} (tensor 7 of 21),
+     * at most {@value #COLUMNS} - 1 columns so that a terminal never wraps it (a wrapped line cannot be redrawn
+     * in place); the tensor name is cut from the left, where names share their prefix.
+     */
+    static String line(boolean bar, long done, long total, double seconds, long etaSeconds, int tensor, int tensors,
+                       String name) {
+        double frac = Math.min(1.0, (double) done / total);
         StringBuilder sb = new StringBuilder();
         if (bar) {
-            int width = 24;
+            int width = 10;
             int filled = (int) (frac * width);
             sb.append('[').append("#".repeat(filled)).append(" ".repeat(width - filled)).append("] ");
         }
-        sb.append(String.format(Locale.ROOT, "%5.1f%%  %s / %s  %.2f GB/s  ETA %s  tensor %d/%d %s",
-                frac * 100, gb(d), gb(totalBytes), rate / 1e9, eta < 0 ? "?" : eta + "s",
-                Math.min(tensorsDone + 1, totalTensors), totalTensors, name));
-        return sb.toString();
+        sb.append(String.format(Locale.ROOT, "%.1f%% %.2f/%.2f GB %s ETA %s %d/%d ", frac * 100,
+                done / 1e9, total / 1e9, rate(done / Math.max(seconds, 1e-9)),
+                etaSeconds < 0 ? "--" : duration(etaSeconds), tensor, tensors));
+        int room = COLUMNS - 1 - sb.length();
+        if (room >= 8) sb.append(name.length() <= room ? name : "…" + name.substring(name.length() - room + 1));
+        return sb.toString().stripTrailing();
     }
 
-    private static String gb(long bytes) {
-        return String.format(Locale.ROOT, "%.2f GB", bytes / 1e9);
+    /** The width progress lines fit in: the classic terminal's (COLUMNS is rarely exported to programs). */
+    static final int COLUMNS = 80;
+
+    /** A rate in GB/s, the one unit of the progress line and the summary. */
+    public static String rate(double bytesPerSecond) {
+        return String.format(Locale.ROOT, "%.2f GB/s", bytesPerSecond / 1e9);
+    }
+
+    /** Whole seconds as people read them: {@code 45s}, {@code 1m12s}, {@code 2h05m}. */
+    public static String duration(long seconds) {
+        if (seconds < 60) return seconds + "s";
+        if (seconds < 3600) return String.format(Locale.ROOT, "%dm%02ds", seconds / 60, seconds % 60);
+        return String.format(Locale.ROOT, "%dh%02dm", seconds / 3600, (seconds % 3600) / 60);
+    }
+
+    /**
+     * The remaining time, from the rate smoothed over the last ~{@value #SMOOTHING_SECONDS} s. Nothing is
+     * estimated in the first {@value #WARMUP_SECONDS} s (page cache, JIT and the first tensors' setup make the
+     * first rates wild); the average over that warm-up seeds the rate, and every later sample moves it by
+     * {@code 1 - exp(-dt / SMOOTHING_SECONDS)} of the way to the rate since the previous sample.
+     */
+    static final class Eta {
+        static final double WARMUP_SECONDS = 2.0;
+        static final double SMOOTHING_SECONDS = 10.0;
+        private double rate = -1;
+        private double lastSeconds;
+        private long lastDone;
+
+        /** The estimate after a sample at {@code seconds} with {@code done} of {@code total} bytes; -1: none yet. */
+        long update(double seconds, long done, long total) {
+            if (done >= total) return 0;
+            if (rate < 0) {
+                if (seconds < WARMUP_SECONDS || done <= 0) return -1;
+                rate = done / seconds;
+            } else if (seconds > lastSeconds) {
+                double recent = (done - lastDone) / (seconds - lastSeconds);
+                rate += (1 - Math.exp(-(seconds - lastSeconds) / SMOOTHING_SECONDS)) * (recent - rate);
+            }
+            lastSeconds = seconds;
+            lastDone = done;
+            return rate > 0 ? (long) Math.ceil((total - done) / rate) : -1;
+        }
     }
 
     /** Stops the live display (the summary is printed by the caller). */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
 import io.mergestream.engine.ChunkRunner;
+import io.mergestream.engine.Progress;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.format.safetensors.ShardedWriter;
@@ -121,11 +122,6 @@ public final class FamilyGenerator {
         public double seconds() {
             return nanos / 1e9;
         }
-
-        /** Tensor bytes per second, in MB (10^6). */
-        public double megabytesPerSecond() {
-            return bytes / 1e6 / Math.max(seconds(), 1e-9);
-        }
     }
 
     /**
@@ -133,13 +129,20 @@ public final class FamilyGenerator {
      * replaced once the new family is complete).
      */
     public Result generate(Path out, boolean force) {
+        try (Progress none = new Progress(System.err, Progress.Mode.QUIET, 1, 1)) {
+            return generate(out, force, none);
+        }
+    }
+
+    /** As {@link #generate(Path, boolean)}, reporting every chunk written to {@code progress}. */
+    public Result generate(Path out, boolean force, Progress progress) {
         long start = System.nanoTime();
         List<ModelResult> models = new ArrayList<>();
         long bytes = 0;
         try (OutputDirectory family = OutputDirectory.prepare(out, force, List.of());
                 ChunkRunner runner = new ChunkRunner(threads, chunkBytes / spec.dtype().byteSize())) {
             for (String model : modelNames()) {
-                ModelResult r = writeModel(family.staging(), model, runner);
+                ModelResult r = writeModel(family.staging(), model, runner, progress);
                 models.add(new ModelResult(r.name(), family.target().resolve(model), r.tensors(), r.shards(), r.bytes()));
                 bytes += r.bytes();
             }
@@ -149,13 +152,13 @@ public final class FamilyGenerator {
         }
     }
 
-    private ModelResult writeModel(Path familyDir, String model, ChunkRunner runner) {
+    private ModelResult writeModel(Path familyDir, String model, ChunkRunner runner, Progress progress) {
         int k = modelIndex(model);
         OutputLayout layout = layout(model);
         List<TensorSpec> specs = ModelLayout.tensors(spec, k);
         try (OutputDirectory dir = OutputDirectory.prepare(familyDir.resolve(model), false, List.of())) {
             try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout)) {
-                fill(writer, k, specs, runner);
+                fill(writer, k, specs, runner, progress);
                 writer.finish();
             }
             HfFiles.write(dir.staging(), spec, k);
@@ -169,13 +172,14 @@ public final class FamilyGenerator {
      * buffer and written at its place in the shard (positional writes, as a merge writes: a full disk is an
      * error, not a fault), so memory stays flat.
      */
-    private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ChunkRunner runner) {
+    private void fill(ShardedWriter writer, int k, List<TensorSpec> specs, ChunkRunner runner, Progress progress) {
         DType dtype = spec.dtype();
         int size = dtype.byteSize();
         try (Arena arena = Arena.ofShared()) {
             java.util.concurrent.ConcurrentLinkedQueue<MemorySegment> free = new java.util.concurrent.ConcurrentLinkedQueue<>();
             for (TensorSpec t : specs) {
                 Source src = Source.of(spec, k, t);
+                progress.startTensor(spec.modelNames().get(k) + "/" + t.name());
                 List<MemorySegment> used = runner.reduce(t.elements(), () -> {
                     MemorySegment b = free.poll();
                     return b != null ? b : arena.allocate((long) runner.chunkElements() * size, 64);
@@ -183,7 +187,9 @@ public final class FamilyGenerator {
                     MemorySegment chunk = buf.asSlice(0, (long) count * size);
                     write(src, dtype, chunk, from, count);
                     writer.write(t.name(), from * size, chunk);
+                    progress.add((long) count * size);
                 });
+                progress.finishTensor();
                 free.addAll(used);
             }
         }

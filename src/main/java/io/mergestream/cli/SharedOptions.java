@@ -1,0 +1,168 @@
+package io.mergestream.cli;
+
+import io.mergestream.MergestreamException;
+import io.mergestream.engine.MergeEngine;
+import io.mergestream.kernel.Kernels;
+import io.mergestream.kernel.MergeKernel;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.TypeConversionException;
+
+/**
+ * The options several commands share, each declared once as a picocli mixin ({@code @Mixin}) with one help
+ * text and a typed converter, so that a bad value is a parse error (one line and a pointer to --help) and the
+ * help of {@code merge}, {@code dare}, {@code convert}, {@code delta-stats}, {@code diff} and {@code testdata}
+ * cannot drift apart again (the --kernel help once listed {@code native} in merge and not in dare).
+ */
+final class SharedOptions {
+    private SharedOptions() {}
+
+    /** {@code --threads N}: worker threads, at least 1. */
+    static final class Threads {
+        @Option(names = "--threads", paramLabel = "N", converter = PositiveInt.class,
+                description = "Worker threads (default: all cores).")
+        int count = Runtime.getRuntime().availableProcessors();
+    }
+
+    /** {@code -q/--quiet}: no progress display; the summary line and warnings are still printed. */
+    static final class Quiet {
+        @Option(names = {"-q", "--quiet"}, description = "No progress display (the summary line and warnings are still printed).")
+        boolean quiet;
+    }
+
+    /** {@code --kernel KIND}: which kernel computes the merge. */
+    static final class Kernel {
+        @Option(names = "--kernel", paramLabel = "KIND", converter = KernelChoice.Converter.class,
+                completionCandidates = KernelChoice.Candidates.class,
+                description = "auto (default: vector where this JVM compiles it well, else scalar), vector, scalar, "
+                        + "or native (the C yardstick, when built).")
+        KernelChoice choice = KernelChoice.AUTO;
+
+        MergeKernel kernel() {
+            return choice.kernel();
+        }
+    }
+
+    /** {@code --seed S}: the DARE keep-mask seed, an unsigned 64-bit integer (a negative number gives its bits). */
+    static final class Seed {
+        @Option(names = "--seed", paramLabel = "S", converter = SeedConverter.class,
+                description = "DARE keep-mask seed, 0 to 2^64-1 (default: a recipe's seed: key, else 0).")
+        Long value;
+
+        long orElse(long fallback) {
+            return value != null ? value : fallback;
+        }
+    }
+
+    /** {@code --out-shard-size SIZE}: the largest output shard, in bytes. */
+    static final class ShardSize {
+        @Option(names = "--out-shard-size", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "5GB",
+                description = "Largest output shard (default 5GB; K/M/G/T decimal, KiB/MiB/GiB binary, or bytes).")
+        long bytes;
+    }
+
+    /** {@code -o/--output OUT}: the output model directory. */
+    static final class Output {
+        @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT", description = "Output model directory.")
+        Path path;
+    }
+
+    /** {@code --force}: may replace an earlier mergestream output. */
+    static final class Force {
+        @Option(names = "--force", description = "Replace an earlier mergestream output in OUT: only the files its "
+                + ".mergestream-output.json lists; other files stay. Any other non-empty OUT is refused.")
+        boolean force;
+    }
+
+    /** {@code --chunk-size ELEMENTS} (hidden): elements per chunk; the output is the same for any value. */
+    static final class ChunkSize {
+        @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true, converter = PositiveInt.class,
+                description = "Elements per chunk (output is identical for any value).")
+        int elements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+    }
+
+    /** {@code --json}: machine-readable output on stdout. */
+    static final class JsonOutput {
+        @Option(names = "--json", description = "Print JSON for programs.")
+        boolean json;
+    }
+
+    /** The kernels {@code --kernel} names; candidates for shell completion. */
+    enum KernelChoice {
+        AUTO, VECTOR, SCALAR, NATIVE;
+
+        String word() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The kernel; one this JVM cannot run (vector without C2, native not built) is bad input. */
+        MergeKernel kernel() {
+            try {
+                return Kernels.byName(word());
+            } catch (IllegalArgumentException e) {
+                throw new MergestreamException("--kernel " + word() + ": " + e.getMessage());
+            }
+        }
+
+        static final class Converter implements ITypeConverter<KernelChoice> {
+            @Override
+            public KernelChoice convert(String value) {
+                for (KernelChoice k : values()) if (k.word().equals(value)) return k;
+                throw new TypeConversionException("unknown kernel '" + value + "': choose " + String.join(", ", WORDS));
+            }
+        }
+
+        static final class Candidates implements Iterable<String> {
+            @Override
+            public java.util.Iterator<String> iterator() {
+                return WORDS.iterator();
+            }
+        }
+
+        private static final List<String> WORDS = java.util.Arrays.stream(values()).map(KernelChoice::word).toList();
+    }
+
+    /** A whole number of at least 1 (threads, chunk elements). */
+    static final class PositiveInt implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int n;
+            try {
+                n = Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + value + "' is not a whole number");
+            }
+            if (n < 1) throw new TypeConversionException("must be at least 1, not " + n);
+            return n;
+        }
+    }
+
+    /** 0 .. 2^64-1, or a negative long for the same bits (as mergekit's recipes are read). */
+    static final class SeedConverter implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            String v = value.trim();
+            try {
+                return v.startsWith("-") ? Long.parseLong(v) : Long.parseUnsignedLong(v);
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + value + "' is not a whole number from 0 to 2^64-1");
+            }
+        }
+    }
+
+    /** Sizes as {@link io.mergestream.format.ShardSize} reads them (5GB, 500M, 2GiB, a byte count). */
+    static final class SizeConverter implements ITypeConverter<Long> {
+        @Override
+        public Long convert(String value) {
+            try {
+                return io.mergestream.format.ShardSize.parse(value);
+            } catch (MergestreamException e) {
+                // the parser names --out-shard-size itself; picocli names the option the value was given to
+                throw new TypeConversionException(e.getMessage().replaceFirst("^--out-shard-size: ", ""));
+            }
+        }
+    }
+}

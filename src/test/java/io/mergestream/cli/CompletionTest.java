@@ -1,0 +1,61 @@
+package io.mergestream.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The bash completion script {@code mergestream generate-completion} prints, sourced in a real bash and driven
+ * as bash drives it on Tab (COMP_WORDS, COMP_CWORD, COMP_LINE, COMP_POINT, then the completion function).
+ */
+class CompletionTest {
+
+    @TempDir
+    Path dir;
+
+    /** The words bash would offer for the command line {@code words} with the cursor in the last word. */
+    private String complete(String... words) throws IOException, InterruptedException {
+        CliRun gen = CliRun.of("generate-completion");
+        assertEquals(0, gen.code(), gen.err());
+        Path script = Files.writeString(dir.resolve("mergestream.bash"), gen.out());
+        StringBuilder array = new StringBuilder();
+        for (String w : words) array.append('\'').append(w.replace("'", "'\\''")).append("' ");
+        String line = String.join(" ", words);
+        // compopt only sets display options, and only inside bash's own completion machinery: a no-op here
+        String driver = "source '" + script + "'\ncompopt() { :; }\n"
+                + "COMP_WORDS=(" + array + ")\n"
+                + "COMP_CWORD=" + (words.length - 1) + "\n"
+                + "COMP_LINE='" + line + "'\n"
+                + "COMP_POINT=" + line.length() + "\n"
+                + "_complete_mergestream mergestream '" + words[words.length - 1] + "' '"
+                + (words.length > 1 ? words[words.length - 2] : "") + "'\n"
+                + "printf '%s\\n' \"${COMPREPLY[@]}\" | sort | tr '\\n' ' '\n";
+        Process p = new ProcessBuilder("bash", "--norc", "--noprofile", "-c", driver).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(1, TimeUnit.MINUTES), "bash did not end");
+        assertEquals(0, p.exitValue(), out);
+        return out.strip();
+    }
+
+    @Test
+    void theCommandsStartingWithD() throws Exception {
+        assertEquals("dare delta-stats diff", complete("mergestream", "d"));
+    }
+
+    @Test
+    void kernelValues() throws Exception {
+        assertEquals("auto native scalar vector", complete("mergestream", "merge", "--kernel", ""));
+    }
+
+    @Test
+    void optionsOfACommand() throws Exception {
+        assertEquals("--threads", complete("mergestream", "diff", "--th"));
+    }
+}
