@@ -3,19 +3,18 @@ package io.mergestream.cli;
 import io.mergestream.Names;
 import io.mergestream.engine.MemoryStats;
 import io.mergestream.engine.MergeEngine;
-import io.mergestream.engine.ModelCard;
+import io.mergestream.api.Merge;
+import io.mergestream.api.MergeOptions;
+import io.mergestream.api.MergeRecipe;
+import io.mergestream.api.Plan;
+import io.mergestream.api.RunResult;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.ModelFiles;
-import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.ShardSize;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.MergePlan;
-import io.mergestream.plan.Planner;
-import io.mergestream.plan.TensorJob;
-import io.mergestream.recipe.Recipe;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -74,19 +73,21 @@ final class MergeCommand implements Callable<Integer> {
         if (chunkElements < 1) throw new io.mergestream.MergestreamException("--chunk-size must be at least 1");
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = kernel(kernelName);
-        Recipe recipe = Recipe.load(recipePath, strict);
-        long s = seed != null ? seed : recipe.seed();
-        try (MergePlan plan = Planner.plan(recipe, s)) {
+        MergeRecipe recipe = MergeRecipe.fromFile(recipePath);
+        try (CliListener listener = new CliListener(Progress.detect(quiet))) {
+            MergeOptions.Builder options = MergeOptions.builder().threads(threads).chunkElements(chunkElements)
+                    .kernel(MergeOptions.Kernel.valueOf(kernelName.toUpperCase(Locale.ROOT))).shardBytes(maxShard)
+                    .strict(strict).replaceOutput(force).listener(listener);
+            if (seed != null) options.seed(seed);
+            Merge merge = Merge.of(recipe, options.build());
             if (dryRun) {
                 // the run's own output check, so that a dry run fails exactly when the run would
-                OutputDirectory.check(out, force, plan.inputPaths());
-                printPlan(spec.commandLine().getOut(), plan);
+                printPlan(spec.commandLine().getOut(), merge.plan(out));
                 return 0;
             }
-            MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
-                    Progress.detect(quiet), System.err);
-            MergeEngine.Summary sum = MergeEngine.run(plan, out, force, options, new ModelCard(Version.current()));
-            printSummary(sum, plan, kernel, threads, out);
+            RunResult result = merge.run(out);
+            listener.close();
+            printSummary(result, kernel, threads, out);
         }
         return 0;
     }
@@ -103,31 +104,35 @@ final class MergeCommand implements Callable<Integer> {
     /** The summary line every run that writes a model prints on stderr (merge, dare). */
     static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
         MemoryStats m = sum.memory();
-        System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
-                        + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
-                sum.tensors(), plan.method().name(), kernel.name(), threads, Names.printable(out), Bytes.human(sum.bytesRead()),
-                Bytes.human(sum.bytesWritten()), sum.seconds(),
-                Bytes.human(sum.inputBytesPerSecond()), m.peakRssBytes() >> 20,
-                m.peakHeapBytes() >> 20);
+        printSummary(new RunResult(plan.method().name(), sum.tensors(), sum.bytesRead(), sum.bytesWritten(),
+                sum.seconds(), kernel.name(), m.peakRssBytes(), m.peakHeapBytes()), kernel, threads, out);
     }
 
-    private static void printPlan(PrintWriter out, MergePlan plan) {
-        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
-        if (plan.base() != null) out.printf(Locale.ROOT, "base     %s%n", Names.printable(plan.base().name()));
-        plan.fineTunes().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m.name())));
-        if (plan.vocabulary() != null) out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(plan.vocabulary().describe()));
-        Path config = plan.configSource().resolve(ModelFiles.CONFIG);
-        out.printf(Locale.ROOT, "config   %s%n", Files.isRegularFile(config) ? Names.printable(config.toString())
-                : "none (" + Names.printable(plan.configSource().toString()) + " has no " + ModelFiles.CONFIG
-                + ", so neither will the output)");
-        for (TensorJob j : plan.jobs()) {
-            String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
-                    : plan.method().name() + " -> " + j.outDtype();
+    private static void printSummary(RunResult sum, MergeKernel kernel, int threads, Path out) {
+        System.err.printf(Locale.ROOT, "mergestream: merged %d tensors (%s, %s kernel, %d threads) into %s: "
+                        + "read %s, wrote %s in %.2f s (%s/s in); peak RSS %d MB, peak heap %d MB%n",
+                sum.tensors(), sum.method(), kernel.name(), threads, Names.printable(out), Bytes.human(sum.bytesRead()),
+                Bytes.human(sum.bytesWritten()), sum.seconds(),
+                Bytes.human(sum.inputBytesPerSecond()), sum.peakRssBytes() >> 20,
+                sum.peakHeapBytes() >> 20);
+    }
+
+    private static void printPlan(PrintWriter out, Plan plan) {
+        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method(), Long.toUnsignedString(plan.seed()));
+        plan.base().ifPresent(b -> out.printf(Locale.ROOT, "base     %s%n", Names.printable(b)));
+        plan.models().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m)));
+        plan.vocabulary().ifPresent(v -> out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(v)));
+        out.printf(Locale.ROOT, "config   %s%n", plan.configFile().map(c -> Names.printable(c.toString()))
+                .orElseGet(() -> "none (" + Names.printable(plan.configSource().toString()) + " has no "
+                        + ModelFiles.CONFIG + ", so neither will the output)"));
+        for (Plan.Tensor j : plan.tensors()) {
+            String action = j.merged() ? plan.method() + " -> " + j.outputDtype()
+                    : "copy " + j.inputDtype() + "->" + j.outputDtype();
             out.printf(Locale.ROOT, "  %-60s %-22s %-18s read %s write %s%n", Names.printable(j.name()), action,
                     java.util.Arrays.toString(j.shape()), Bytes.human(j.inputBytes()), Bytes.human(j.outputBytes()));
         }
-        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
-                plan.jobs().size() - plan.mergedTensors());
+        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.tensors().size(), plan.mergedTensors(),
+                plan.tensors().size() - plan.mergedTensors());
         out.printf(Locale.ROOT, "read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
         out.flush();
     }
