@@ -11,6 +11,8 @@ public sealed class BadInputException extends MergeException permits BadRecipeEx
     private static final long serialVersionUID = 1L;
 
     /**
+     * The one-line reason.
+     *
      * @param message the one-line reason
      * @param cause   the internal exception it stands for, or null
      */

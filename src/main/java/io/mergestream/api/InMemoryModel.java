@@ -46,6 +46,8 @@ public final class InMemoryModel implements TensorSink, AutoCloseable {
     }
 
     /**
+     * One tensor of the merged model.
+     *
      * @param name a tensor's name
      * @return the tensor, its data read-only and valid until {@link #close()}
      * @throws IllegalArgumentException when the model has no such tensor
@@ -56,17 +58,29 @@ public final class InMemoryModel implements TensorSink, AutoCloseable {
         return t;
     }
 
-    /** @return the tensors' names, in the order they arrived */
+    /**
+     * The tensors' names, in the order they arrived.
+     *
+     * @return the tensors' names, in the order they arrived
+     */
     public List<String> names() {
         return Collections.unmodifiableList(new ArrayList<>(tensors.keySet()));
     }
 
-    /** @return every tensor, in the order they arrived */
+    /**
+     * Every tensor, in the order they arrived.
+     *
+     * @return every tensor, in the order they arrived
+     */
     public List<OutputTensor> tensors() {
         return List.copyOf(tensors.values());
     }
 
-    /** @return bytes of tensor data held */
+    /**
+     * Bytes of tensor data held.
+     *
+     * @return bytes of tensor data held
+     */
     public long byteSize() {
         return bytes;
     }

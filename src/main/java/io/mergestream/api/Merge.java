@@ -66,6 +66,8 @@ public final class Merge {
     }
 
     /**
+     * A merge of {@code recipe} run as {@code options} say.
+     *
      * @param recipe  what to merge
      * @param options how to run it
      * @return the merge, not yet planned
@@ -177,7 +179,11 @@ public final class Merge {
         cancelled.set(true);
     }
 
-    /** @return whether {@link #cancel()} was called */
+    /**
+     * Whether {@link #cancel()} was called.
+     *
+     * @return whether {@link #cancel()} was called
+     */
     public boolean isCancelled() {
         return cancelled.get();
     }

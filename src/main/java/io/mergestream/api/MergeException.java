@@ -14,6 +14,8 @@ public abstract sealed class MergeException extends RuntimeException
     private static final long serialVersionUID = 1L;
 
     /**
+     * The one-line reason.
+     *
      * @param message the one-line reason
      * @param cause   the internal exception it stands for, or null
      */

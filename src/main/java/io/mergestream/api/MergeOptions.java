@@ -45,52 +45,92 @@ public final class MergeOptions {
         this.listener = b.listener;
     }
 
-    /** @return a builder holding the defaults */
+    /**
+     * A builder holding the defaults.
+     *
+     * @return a builder holding the defaults
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** @return the defaults: all cores, {@link Kernel#AUTO}, the recipe's seed, 5 GB shards, lenient, no listener */
+    /**
+     * The defaults: all cores, {@link Kernel#AUTO}, the recipe's seed, 5 GB shards, lenient, no listener.
+     *
+     * @return the defaults: all cores, {@link Kernel#AUTO}, the recipe's seed, 5 GB shards, lenient, no listener
+     */
     public static MergeOptions defaults() {
         return builder().build();
     }
 
-    /** @return worker threads */
+    /**
+     * Worker threads.
+     *
+     * @return worker threads
+     */
     public int threads() {
         return threads;
     }
 
-    /** @return the kernel */
+    /**
+     * The kernel.
+     *
+     * @return the kernel
+     */
     public Kernel kernel() {
         return kernel;
     }
 
-    /** @return the DARE seed that overrides the recipe's, or empty for the recipe's own */
+    /**
+     * The DARE seed that overrides the recipe's, or empty for the recipe's own.
+     *
+     * @return the DARE seed that overrides the recipe's, or empty for the recipe's own
+     */
     public OptionalLong seed() {
         return seed;
     }
 
-    /** @return the largest output shard in bytes (a directory run) */
+    /**
+     * The largest output shard in bytes (a directory run).
+     *
+     * @return the largest output shard in bytes (a directory run)
+     */
     public long shardBytes() {
         return shardBytes;
     }
 
-    /** @return whether what mergekit ignores is refused instead of warned about */
+    /**
+     * Whether what mergekit ignores is refused instead of warned about.
+     *
+     * @return whether what mergekit ignores is refused instead of warned about
+     */
     public boolean strict() {
         return strict;
     }
 
-    /** @return whether a directory run may replace an earlier mergestream output (the CLI's {@code --force}) */
+    /**
+     * Whether a directory run may replace an earlier mergestream output (the CLI's {@code --force}).
+     *
+     * @return whether a directory run may replace an earlier mergestream output (the CLI's {@code --force})
+     */
     public boolean replaceOutput() {
         return replaceOutput;
     }
 
-    /** @return elements per chunk, the unit of work and of cancellation */
+    /**
+     * Elements per chunk, the unit of work and of cancellation.
+     *
+     * @return elements per chunk, the unit of work and of cancellation
+     */
     public int chunkElements() {
         return chunkElements;
     }
 
-    /** @return the listener that receives progress, events and warnings */
+    /**
+     * The listener that receives progress, events and warnings.
+     *
+     * @return the listener that receives progress, events and warnings
+     */
     public MergeListener listener() {
         return listener;
     }
@@ -109,6 +149,8 @@ public final class MergeOptions {
         private Builder() {}
 
         /**
+         * Sets the worker threads.
+         *
          * @param threads worker threads, at least 1 (default: all cores)
          * @return this builder
          */
@@ -119,6 +161,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets the kernel.
+         *
          * @param kernel the kernel (default {@link Kernel#AUTO})
          * @return this builder
          */
@@ -128,6 +172,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets the DARE mask seed, overriding the recipe's.
+         *
          * @param seed the DARE mask seed, overriding the recipe's {@code seed} (unsigned 64 bits in a long)
          * @return this builder
          */
@@ -137,6 +183,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets the largest output shard.
+         *
          * @param bytes the largest output shard of a directory run, at least 1 (default 5 GB)
          * @return this builder
          */
@@ -147,6 +195,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets whether what mergekit ignores is an error.
+         *
          * @param strict refuse what mergekit ignores (unknown keys, parameters the method does not use) instead of
          *               warning (default false)
          * @return this builder
@@ -157,6 +207,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets whether a directory run may replace an earlier output.
+         *
          * @param replace let a directory run replace an earlier mergestream output in the target: only the files
          *                its manifest lists, other files stay (default false: the target must be new or empty)
          * @return this builder
@@ -167,6 +219,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets the elements per chunk.
+         *
          * @param elements elements per chunk, at least 1 (default 65536): the output is identical for any value;
          *                 smaller chunks make cancellation finer and runs slower
          * @return this builder
@@ -178,6 +232,8 @@ public final class MergeOptions {
         }
 
         /**
+         * Sets the listener.
+         *
          * @param listener receives progress, events and warnings (default: none; warnings then go to
          *                 {@link System.Logger} {@code io.mergestream})
          * @return this builder
@@ -187,7 +243,11 @@ public final class MergeOptions {
             return this;
         }
 
-        /** @return the options */
+        /**
+         * The options.
+         *
+         * @return the options
+         */
         public MergeOptions build() {
             return new MergeOptions(this);
         }

@@ -83,12 +83,20 @@ public final class MergeRecipe {
         return new Builder(method);
     }
 
-    /** @return the recipe's YAML text (as read, or as the builder wrote it) */
+    /**
+     * The recipe's YAML text (as read, or as the builder wrote it).
+     *
+     * @return the recipe's YAML text (as read, or as the builder wrote it)
+     */
     public String yaml() {
         return yaml;
     }
 
-    /** @return the file the recipe was read from, or the name given to its text */
+    /**
+     * The file the recipe was read from, or the name given to its text.
+     *
+     * @return the file the recipe was read from, or the name given to its text
+     */
     public Path file() {
         return file;
     }
@@ -179,6 +187,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code base_model}.
+         *
          * @param model the {@code base_model}: a path or a Hugging Face id
          * @return this builder
          */
@@ -239,6 +249,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code dtype}.
+         *
          * @param dtype the {@code dtype} computations read the inputs as, e.g. {@code bfloat16}
          * @return this builder
          */
@@ -248,6 +260,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code out_dtype}.
+         *
          * @param dtype the {@code out_dtype} of the output tensors
          * @return this builder
          */
@@ -257,6 +271,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code tokenizer_source}.
+         *
          * @param source {@code tokenizer_source}: {@code base}, {@code union} or a model
          * @return this builder
          */
@@ -266,6 +282,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code chat_template}.
+         *
          * @param template {@code chat_template}: {@code auto}, a built-in template's name or a Jinja template
          * @return this builder
          */
@@ -275,6 +293,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code seed}.
+         *
          * @param seed the DARE mask seed (an unsigned 64-bit value in a long's bits)
          * @return this builder
          */
@@ -284,6 +304,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the {@code exclude} patterns.
+         *
          * @param patterns regexes anchored at the start of tensor names: those tensors are the base's own
          * @return this builder
          */
@@ -293,6 +315,8 @@ public final class MergeRecipe {
         }
 
         /**
+         * Sets the recipe's file name.
+         *
          * @param file the name used in messages, whose directory anchors relative model paths (default
          *             {@code recipe.yml} in the current directory; need not exist)
          * @return this builder

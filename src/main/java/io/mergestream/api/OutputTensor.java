@@ -15,6 +15,8 @@ import java.lang.foreign.MemorySegment;
 public record OutputTensor(String name, String dtype, long[] shape, MemorySegment data) {
 
     /**
+     * A tensor as a sink receives it.
+     *
      * @param name  the name
      * @param dtype the dtype
      * @param shape the shape (copied)
@@ -24,13 +26,21 @@ public record OutputTensor(String name, String dtype, long[] shape, MemorySegmen
         shape = shape.clone();
     }
 
-    /** @return a copy of the shape */
+    /**
+     * A copy of the shape.
+     *
+     * @return a copy of the shape
+     */
     @Override
     public long[] shape() {
         return shape.clone();
     }
 
-    /** @return the number of elements */
+    /**
+     * The number of elements.
+     *
+     * @return the number of elements
+     */
     public long elements() {
         long n = 1;
         for (long d : shape) n = Math.multiplyExact(n, d);

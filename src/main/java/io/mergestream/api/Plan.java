@@ -23,6 +23,8 @@ public record Plan(String method, long seed, Optional<String> base, List<String>
                    Optional<Path> configFile, Path configSource, List<Tensor> tensors) {
 
     /**
+     * A plan.
+     *
      * @param method       the merge method
      * @param seed         the seed
      * @param base         the base model
@@ -53,6 +55,8 @@ public record Plan(String method, long seed, Optional<String> base, List<String>
                          long inputBytes, long outputBytes) {
 
         /**
+         * One planned tensor.
+         *
          * @param name        its name
          * @param merged      merged or copied
          * @param inputDtype  the input's dtype
@@ -65,24 +69,40 @@ public record Plan(String method, long seed, Optional<String> base, List<String>
             shape = shape.clone();
         }
 
-        /** @return a copy of the shape */
+        /**
+         * A copy of the shape.
+         *
+         * @return a copy of the shape
+         */
         @Override
         public long[] shape() {
             return shape.clone();
         }
     }
 
-    /** @return input bytes the run reads */
+    /**
+     * Input bytes the run reads.
+     *
+     * @return input bytes the run reads
+     */
     public long inputBytes() {
         return tensors.stream().mapToLong(Tensor::inputBytes).sum();
     }
 
-    /** @return bytes of output tensor data */
+    /**
+     * Bytes of output tensor data.
+     *
+     * @return bytes of output tensor data
+     */
     public long outputBytes() {
         return tensors.stream().mapToLong(Tensor::outputBytes).sum();
     }
 
-    /** @return how many output tensors are merged (the rest are copied) */
+    /**
+     * How many output tensors are merged (the rest are copied).
+     *
+     * @return how many output tensors are merged (the rest are copied)
+     */
     public long mergedTensors() {
         return tensors.stream().filter(Tensor::merged).count();
     }

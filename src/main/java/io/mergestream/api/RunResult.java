@@ -15,7 +15,11 @@ package io.mergestream.api;
 public record RunResult(String method, int tensors, long bytesRead, long bytesWritten, double seconds, String kernel,
                         long peakRssBytes, long peakHeapBytes) {
 
-    /** @return input bytes per second */
+    /**
+     * Input bytes per second.
+     *
+     * @return input bytes per second
+     */
     public long inputBytesPerSecond() {
         return (long) (bytesRead / Math.max(seconds, 1e-9));
     }

@@ -30,6 +30,8 @@ public final class SafetensorsStream implements TensorSink {
     private long written;
 
     /**
+     * A sink writing to {@code channel}.
+     *
      * @param channel where the file's bytes go, in order
      */
     public SafetensorsStream(WritableByteChannel channel) {
@@ -82,7 +84,11 @@ public final class SafetensorsStream implements TensorSink {
         }
     }
 
-    /** @return tensor data bytes written so far (after the header) */
+    /**
+     * Tensor data bytes written so far (after the header).
+     *
+     * @return tensor data bytes written so far (after the header)
+     */
     public long dataBytesWritten() {
         return written;
     }
