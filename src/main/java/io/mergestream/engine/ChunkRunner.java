@@ -7,9 +7,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -127,32 +129,56 @@ public final class ChunkRunner implements AutoCloseable {
             states.add(state);
             return states;
         }
-        AtomicBoolean interrupted = new AtomicBoolean();
-        BooleanSupplier stopAll = () -> stop.getAsBoolean() || interrupted.get();
+        // The caller's interrupt stops the workers at once: they read its status themselves, so no chunk starts
+        // while the caller waits to be scheduled. The caller consumes the status only after setting interruptSeen
+        // (never the other way round), so the workers see one or the other at every moment.
+        Thread caller = Thread.currentThread();
+        AtomicBoolean interruptSeen = new AtomicBoolean();
+        BooleanSupplier stopAll = () -> stop.getAsBoolean() || interruptSeen.get() || caller.isInterrupted();
         List<Future<S>> futures = new ArrayList<>();
         for (int w = 0; w < workers; w++) {
-            futures.add(pool.submit(() -> {
+            FutureTask<S> worker = new FutureTask<>(() -> {
                 S state = newState.get();
                 drain(elements, chunkElements, chunks, next, failure, stopAll, state, task);
                 return state;
-            }));
+            }) {
+                @Override
+                protected void done() {
+                    // after the future is complete (isDone() is true): the waiting caller cannot miss it
+                    LockSupport.unpark(caller);
+                }
+            };
+            futures.add(worker);
+            pool.execute(worker);
         }
         // Wait for every worker (each stops at its next chunk once one has failed or the run is cancelled), then
-        // throw the first failure. An interrupt of the caller stops the workers the same way; the wait goes on
-        // until they have stopped, so that nothing still writes when the caller cleans up.
+        // throw the first failure; after an interrupt too the wait goes on until they have stopped, so that nothing
+        // still writes when the caller cleans up. park() returns on an interrupt without consuming it.
         for (Future<S> f : futures) {
+            while (!f.isDone() && !interruptSeen.get()) {
+                if (caller.isInterrupted()) {
+                    interruptSeen.set(true);
+                    Thread.interrupted(); // consumed: the blocking waits below must wait, not throw
+                    break;
+                }
+                LockSupport.park(this);
+            }
             while (true) {
                 try {
                     states.add(f.get());
                     break;
                 } catch (InterruptedException e) {
-                    interrupted.set(true);
-                    record(failure, Long.MAX_VALUE, interrupted());
+                    interruptSeen.set(true);
                 } catch (ExecutionException e) {
                     record(failure, Long.MAX_VALUE, e.getCause()); // already recorded with its chunk by drain
                     break;
                 }
             }
+        }
+        if (interruptSeen.get()) {
+            // the workers saw a stop, not why; unless a chunk itself failed, the interrupt is the reason
+            Failed f = failure.get();
+            if (f == null || f.chunk() == Long.MAX_VALUE) failure.set(new Failed(Long.MAX_VALUE, interrupted()));
         }
         if (failure.get() == null) return states;
         throw rethrow(failure.get().error());

@@ -141,7 +141,7 @@ public final class MergeEngine {
         // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
         try (ChunkBuffers inputBuffers = new ChunkBuffers()) {
             for (TensorJob job : plan.jobs()) {
-                runner.checkCancelled(); // between tensors too: a reduction-free tensor list is cancelled as fast
+                runner.checkCancelled(); // between tensors too, where no chunk runs to see the cancel
                 progress.startTensor(job.name());
                 long elements = job.elements();
                 long nonFinite = 0;
