@@ -72,6 +72,11 @@ public final class Main {
     }
 
     private static int execute(CommandLine cl, String[] args) {
+        // the command line owns the process: its warnings and notices are lines on stderr (unless a test or an
+        // embedding program installed a listener of its own)
+        if (io.mergestream.Warnings.processWide() == io.mergestream.Warnings.LOGGER) {
+            io.mergestream.Warnings.set(io.mergestream.Warnings.STDERR);
+        }
         try {
             return cl.execute(args);
         } catch (Throwable t) {
@@ -112,8 +117,13 @@ public final class Main {
     static int report(Throwable t, PrintWriter err) {
         int code;
         String line;
-        if (t instanceof MergestreamException) {
+        if (t instanceof MergestreamException || t instanceof io.mergestream.api.BadInputException) {
             code = EXIT_BAD_INPUT;
+            line = t.getMessage();
+        } else if (t instanceof io.mergestream.api.MergeIOException
+                || t instanceof io.mergestream.api.MergeCancelledException) {
+            // the library's own types carry the one line already (a cancel: the JVM is stopping, Ctrl-C)
+            code = EXIT_IO;
             line = t.getMessage();
         } else if (t instanceof InvalidPathException e) {
             // A NUL in a path from the command line or a recipe: the path itself is the bad input.

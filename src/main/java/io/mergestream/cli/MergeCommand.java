@@ -2,17 +2,16 @@ package io.mergestream.cli;
 
 import io.mergestream.Names;
 import io.mergestream.engine.MergeEngine;
-import io.mergestream.engine.ModelCard;
-import io.mergestream.engine.Progress;
+import io.mergestream.api.Merge;
+import io.mergestream.api.MergeOptions;
+import io.mergestream.api.MergeRecipe;
+import io.mergestream.api.Plan;
+import io.mergestream.api.RunResult;
 import io.mergestream.format.ModelFiles;
-import io.mergestream.format.OutputDirectory;
+import io.mergestream.engine.MemoryStats;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.MergePlan;
-import io.mergestream.plan.Planner;
-import io.mergestream.plan.TensorJob;
-import io.mergestream.recipe.Recipe;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -67,20 +66,21 @@ final class MergeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         MergeKernel kernel = this.kernel.kernel();
-        Recipe recipe = Recipe.load(recipePath, strict);
-        long s = seed.orElse(recipe.seed());
-        try (MergePlan plan = Planner.plan(recipe, s)) {
+        MergeRecipe recipe = MergeRecipe.fromFile(recipePath);
+        try (CliListener listener = new CliListener(Terminal.progress(quiet.quiet))) {
+            MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
+                    .kernel(MergeOptions.Kernel.valueOf(this.kernel.choice.name())).shardBytes(shardSize.bytes)
+                    .strict(strict).replaceOutput(force.force).listener(listener);
+            if (seed.value != null) options.seed(seed.value);
+            Merge merge = Merge.of(recipe, options.build());
             if (dryRun) {
                 // the run's own output check, so that a dry run fails exactly when the run would
-                OutputDirectory.check(output.path, force.force, plan.inputPaths());
-                printPlan(spec.commandLine().getOut(), plan);
+                printPlan(spec.commandLine().getOut(), merge.plan(output.path));
                 return 0;
             }
-            MergeEngine.Options options = new MergeEngine.Options(threads.count, chunkSize.elements, kernel,
-                    shardSize.bytes, Terminal.progress(quiet.quiet), System.err);
-            MergeEngine.Summary sum = MergeEngine.run(plan, output.path, force.force, options,
-                    new ModelCard(Version.current()));
-            printSummary(sum, plan, kernel, threads.count, output.path);
+            RunResult result = merge.run(output.path);
+            listener.close();
+            printSummary(result, kernel, threads.count, output.path);
         }
         return 0;
     }
@@ -91,23 +91,29 @@ final class MergeCommand implements Callable<Integer> {
                 sum.tensors(), plan.method().name(), kernel.name(), threads), sum, out));
     }
 
-    private static void printPlan(PrintWriter out, MergePlan plan) {
-        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method().name(), Long.toUnsignedString(plan.seed()));
-        if (plan.base() != null) out.printf(Locale.ROOT, "base     %s%n", Names.printable(plan.base().name()));
-        plan.fineTunes().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m.name())));
-        if (plan.vocabulary() != null) out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(plan.vocabulary().describe()));
-        Path config = plan.configSource().resolve(ModelFiles.CONFIG);
-        out.printf(Locale.ROOT, "config   %s%n", Files.isRegularFile(config) ? Names.printable(config.toString())
-                : "none (" + Names.printable(plan.configSource().toString()) + " has no " + ModelFiles.CONFIG
-                + ", so neither will the output)");
-        for (TensorJob j : plan.jobs()) {
-            String action = j.kind() == TensorJob.Kind.COPY ? "copy " + j.source().info().dtype() + "->" + j.outDtype()
-                    : plan.method().name() + " -> " + j.outDtype();
+    private static void printSummary(RunResult r, MergeKernel kernel, int threads, Path out) {
+        MergeEngine.Summary sum = new MergeEngine.Summary(r.tensors(), r.bytesRead(), r.bytesWritten(), r.seconds(),
+                new MemoryStats(r.peakRssBytes(), 0, r.peakHeapBytes()));
+        System.err.println(SummaryLine.of(String.format(Locale.ROOT, "merged %d tensors (%s, %s kernel, %d threads)",
+                r.tensors(), r.method(), kernel.name(), threads), sum, out));
+    }
+
+    private static void printPlan(PrintWriter out, Plan plan) {
+        out.printf(Locale.ROOT, "method   %s (seed %s)%n", plan.method(), Long.toUnsignedString(plan.seed()));
+        plan.base().ifPresent(b -> out.printf(Locale.ROOT, "base     %s%n", Names.printable(b)));
+        plan.models().forEach(m -> out.printf(Locale.ROOT, "model    %s%n", Names.printable(m)));
+        plan.vocabulary().ifPresent(v -> out.printf(Locale.ROOT, "vocab    %s%n", Names.printable(v)));
+        out.printf(Locale.ROOT, "config   %s%n", plan.configFile().map(c -> Names.printable(c.toString()))
+                .orElseGet(() -> "none (" + Names.printable(plan.configSource().toString()) + " has no "
+                        + ModelFiles.CONFIG + ", so neither will the output)"));
+        for (Plan.Tensor j : plan.tensors()) {
+            String action = j.merged() ? plan.method() + " -> " + j.outputDtype()
+                    : "copy " + j.inputDtype() + "->" + j.outputDtype();
             out.printf(Locale.ROOT, "  %-60s %-22s %-18s read %s write %s%n", Names.printable(j.name()), action,
                     java.util.Arrays.toString(j.shape()), Bytes.human(j.inputBytes()), Bytes.human(j.outputBytes()));
         }
-        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.jobs().size(), plan.mergedTensors(),
-                plan.jobs().size() - plan.mergedTensors());
+        out.printf(Locale.ROOT, "tensors  %d (%d merged, %d copied)%n", plan.tensors().size(), plan.mergedTensors(),
+                plan.tensors().size() - plan.mergedTensors());
         out.printf(Locale.ROOT, "read     %s%nwrite    %s%n", Bytes.human(plan.inputBytes()), Bytes.human(plan.outputBytes()));
         out.flush();
     }

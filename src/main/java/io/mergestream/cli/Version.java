@@ -6,8 +6,7 @@ import picocli.CommandLine;
 public final class Version implements CommandLine.IVersionProvider {
 
     public static String current() {
-        String v = Main.class.getPackage().getImplementationVersion();
-        return v == null ? "dev" : v;
+        return io.mergestream.engine.ModelCard.currentVersion();
     }
 
     @Override

@@ -21,6 +21,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import io.mergestream.tensor.DType;
 
 /**
@@ -32,10 +33,19 @@ import io.mergestream.tensor.DType;
  */
 public final class MergeEngine {
 
-    /** How to run: threads, chunk size (elements), kernel, shard size, progress display. */
+    /**
+     * How to run: threads, chunk size (elements), kernel, shard size, progress display, the events reported as the
+     * run goes and the condition that cancels it (checked before every chunk, see {@link ChunkRunner}).
+     */
     public record Options(int threads, int chunkElements, MergeKernel kernel, long maxShardBytes,
-                          Progress.Mode progress, PrintStream err) {
+                          Progress.Mode progress, PrintStream err, Progress.Events events, BooleanSupplier cancelled) {
         public static final int DEFAULT_CHUNK_ELEMENTS = 1 << 16;
+
+        /** The command line's options: progress on {@code err} as {@code progress} says, no events, no cancel. */
+        public Options(int threads, int chunkElements, MergeKernel kernel, long maxShardBytes, Progress.Mode progress,
+                       PrintStream err) {
+            this(threads, chunkElements, kernel, maxShardBytes, progress, err, new Progress.Events() { }, () -> false);
+        }
     }
 
     /** What a run did, for the summary line. */
@@ -52,14 +62,8 @@ public final class MergeEngine {
         long t0 = System.nanoTime();
         try (OutputDirectory dir = OutputDirectory.prepare(out, force, plan.inputPaths())) {
             OutputLayout layout = OutputLayout.plan(layoutEntries(plan), o.maxShardBytes());
-            try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout);
-                 ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements());
-                 Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size())) {
-                // an input truncated under the merge faults on its mapped pages: one line naming it (exit 1)
-                MappedInputFault.guard(inputCheckpoints(plan), () -> {
-                    writeTensors(plan, OutputSink.of(writer), runner, o.kernel(), progress);
-                    return null;
-                });
+            try (ShardedWriter writer = ShardedWriter.create(dir.staging(), layout)) {
+                writeTensors(plan, OutputSink.of(writer), o);
                 writer.finish();
             }
             ModelFiles.copy(plan.configSource(), plan.tokenizerSource(), dir.staging(), plan.configDtype(),
@@ -68,10 +72,40 @@ public final class MergeEngine {
             // after the vocabulary's tokenizer_config.json, which would otherwise bring the source's template back
             if (plan.recipe() != null) ChatTemplates.apply(dir.staging(), plan.recipe().chatTemplate(), plan.inputPaths());
             card.write(dir.staging(), plan, out);
+            // a cancel that came after the last chunk still leaves nothing at out
+            if (o.cancelled().getAsBoolean()) throw new java.util.concurrent.CancellationException("cancelled");
             dir.commit();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         return new Summary(plan.jobs().size(), plan.inputBytes(), plan.outputBytes(), secs, MemoryStats.now());
+    }
+
+    /**
+     * Merges into {@code sink} alone: every output tensor, no directory and no config, tokenizer or model card
+     * (the library API's stream and memory outputs). Cancelled as {@link Options#cancelled()} says.
+     */
+    public static Summary run(MergePlan plan, OutputSink sink, Options o) {
+        long t0 = System.nanoTime();
+        writeTensors(plan, sink, o);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Summary(plan.jobs().size(), plan.inputBytes(), plan.outputBytes(), secs, MemoryStats.now());
+    }
+
+    /** Every job's output tensor into {@code sink}, on the threads, kernel and progress {@code o} gives. */
+    private static void writeTensors(MergePlan plan, OutputSink sink, Options o) {
+        try (ChunkRunner runner = new ChunkRunner(o.threads(), o.chunkElements(), o.cancelled());
+             Progress progress = new Progress(o.err(), o.progress(), plan.inputBytes(), plan.jobs().size(), o.events())) {
+            // an input truncated under the merge faults on its mapped pages: one line naming it (exit 1)
+            MappedInputFault.guard(inputCheckpoints(plan), () -> {
+                writeTensors(plan, sink, runner, o.kernel(), progress);
+                return null;
+            });
+        }
+    }
+
+    /** The plan's output tensors in the order of their data in one safetensors file (name, dtype, shape). */
+    public static OutputLayout singleFileLayout(MergePlan plan) {
+        return OutputLayout.plan(layoutEntries(plan), Long.MAX_VALUE);
     }
 
     static List<OutputLayout.Entry> layoutEntries(MergePlan plan) {
@@ -107,6 +141,7 @@ public final class MergeEngine {
         // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
         try (ChunkBuffers inputBuffers = new ChunkBuffers()) {
             for (TensorJob job : plan.jobs()) {
+                runner.checkCancelled(); // between tensors too, where no chunk runs to see the cancel
                 progress.startTensor(job.name());
                 long elements = job.elements();
                 long nonFinite = 0;

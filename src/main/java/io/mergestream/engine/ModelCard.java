@@ -51,6 +51,12 @@ public record ModelCard(String version, Operation operation) {
     /** A recipe-less run: a title, what it computes (Markdown) and the command that reproduces it. */
     public record Operation(String title, String description, String commandLine) {}
 
+    /** This build's version, from the jar manifest ({@code dev} when run from classes). */
+    public static String currentVersion() {
+        String v = ModelCard.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
     public ModelCard(String version) {
         this(version, null);
     }

@@ -5,7 +5,8 @@ import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Progress on stderr. On a terminal, a live bar redrawn in place (bytes done of total, GB/s, ETA, current
+ * A run's progress: counted for {@link Events} (the library API's listener) and, for the command line, shown on
+ * stderr. On a terminal, a live bar redrawn in place (bytes done of total, GB/s, ETA, current
  * tensor); otherwise a plain line every few seconds, for logs; nothing at all when quiet. The final summary
  * line is always printed. Workers only add to an atomic counter; a daemon thread does the printing.
  */
@@ -13,13 +14,29 @@ public final class Progress implements AutoCloseable {
 
     public enum Mode { TERMINAL, LINES, QUIET }
 
+    /** What a run reports as it goes (the library API adapts its listener to this); every method may be left out. */
+    public interface Events {
+        /** Tensor {@code index} (from 0) of {@code count} is starting; on the engine's calling thread. */
+        default void tensorStarted(String name, int index, int count) {}
+
+        /** One chunk of {@code tensor} is done: {@code done} of {@code total} input bytes; on a worker thread. */
+        default void chunkDone(String tensor, long done, long total) {}
+
+        /** Tensor {@code index} of {@code count} is finished (all its bytes handed to the output). */
+        default void tensorFinished(String name, int index, int count) {}
+    }
+
+    private static final Events NONE = new Events() { };
+
     private static final long TERMINAL_PERIOD_MS = 200;
     private static final long LINES_PERIOD_MS = 5000;
 
     private final PrintStream err;
     private final Mode mode;
     private final long totalBytes;
+    private final long reportedTotal;
     private final int totalTensors;
+    private final Events events;
     private final AtomicLong done = new AtomicLong();
     private final long startNanos = System.nanoTime();
     private volatile String currentTensor = "";
@@ -28,8 +45,15 @@ public final class Progress implements AutoCloseable {
     private final Eta eta = new Eta();
 
     public Progress(PrintStream err, Mode mode, long totalBytes, int totalTensors) {
+        this(err, mode, totalBytes, totalTensors, NONE);
+    }
+
+    /** As {@link #Progress(PrintStream, Mode, long, int)}, also reporting to {@code events}. */
+    public Progress(PrintStream err, Mode mode, long totalBytes, int totalTensors, Events events) {
         this.err = err;
         this.mode = mode;
+        this.events = java.util.Objects.requireNonNull(events);
+        this.reportedTotal = totalBytes;
         this.totalBytes = Math.max(totalBytes, 1);
         this.totalTensors = totalTensors;
         if (mode == Mode.QUIET) {
@@ -43,14 +67,17 @@ public final class Progress implements AutoCloseable {
 
     public void startTensor(String name) {
         currentTensor = name;
+        events.tensorStarted(name, tensorsDone, totalTensors);
     }
 
     public void finishTensor() {
+        events.tensorFinished(currentTensor, tensorsDone, totalTensors);
         tensorsDone++;
     }
 
     public void add(long bytes) {
-        done.addAndGet(bytes);
+        long d = done.addAndGet(bytes);
+        events.chunkDone(currentTensor, d, reportedTotal);
     }
 
     public double seconds() {

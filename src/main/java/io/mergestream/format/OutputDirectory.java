@@ -60,7 +60,6 @@ public final class OutputDirectory implements AutoCloseable {
     private final Kind kind;
     private final OutputManifest previous;
     private final OutputLock outputLock;
-    private final Thread cleanupOnExit;
     /** Guards the race between commit and an interrupt (Ctrl-C runs the hook while the merge goes on). */
     private final Object guard = new Object();
     private boolean committed;
@@ -74,8 +73,29 @@ public final class OutputDirectory implements AutoCloseable {
         this.kind = kind;
         this.previous = previous;
         this.outputLock = lock;
-        this.cleanupOnExit = new Thread(this::abort, "mergestream-cleanup");
-        Runtime.getRuntime().addShutdownHook(cleanupOnExit);
+        LiveStagings.add(this);
+    }
+
+    /**
+     * The staging directories of every output not yet committed or closed, and the one shutdown hook (registered
+     * once per process, on the first output) that removes them when the JVM exits under a run (Ctrl-C). One hook
+     * for all runs, not one per run: a program that merges hundreds of times must not grow the JVM's hook list.
+     */
+    private static final class LiveStagings {
+        private static final java.util.Set<OutputDirectory> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(OutputDirectory::abort),
+                    "mergestream-cleanup"));
+        }
+
+        static void add(OutputDirectory d) {
+            LIVE.add(d);
+        }
+
+        static void remove(OutputDirectory d) {
+            LIVE.remove(d);
+        }
     }
 
     /**
@@ -231,11 +251,8 @@ public final class OutputDirectory implements AutoCloseable {
     }
 
     private void removeHook() {
-        try {
-            Runtime.getRuntime().removeShutdownHook(cleanupOnExit);
-        } catch (IllegalStateException ignored) {
-            // already shutting down: the hook runs (and finds the work committed or aborts it)
-        }
+        // during shutdown the hook may be iterating: a concurrent set, and abort() is idempotent
+        LiveStagings.remove(this);
     }
 
     /** Removes the staging directory unless the output was committed, and releases the output's lock. */

@@ -60,7 +60,7 @@ public final class Kernels {
         private static MergeKernel choose() {
             java.util.Optional<String> why = VectorSupport.unusableReason();
             if (why.isPresent()) {
-                System.err.println("mergestream: using the scalar kernel: " + why.get());
+                io.mergestream.Warnings.note("using the scalar kernel: " + why.get());
                 return Scalar.KERNEL;
             }
             try {

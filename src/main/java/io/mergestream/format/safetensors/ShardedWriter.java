@@ -80,6 +80,17 @@ public final class ShardedWriter implements AutoCloseable {
         for (TensorInfo t : shard.tensors()) tensors.put(t.name(), t);
     }
 
+    /**
+     * Writes the start of {@code shard}'s file to a stream that cannot seek back (the library's single-stream
+     * output): the header's 8-byte length, then the header, byte for byte what {@link #create} writes. The header
+     * is generated twice (once to count it) rather than held whole: it is megabytes for 100,000 tensors.
+     */
+    public static void writeHeader(OutputLayout.Shard shard, java.io.OutputStream out) throws IOException {
+        long headerLength = HeaderWriter.write(shard.tensors(), METADATA, java.io.OutputStream.nullOutputStream());
+        out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, headerLength).array());
+        HeaderWriter.write(shard.tensors(), METADATA, out);
+    }
+
     public OutputLayout layout() {
         return layout;
     }
