@@ -22,7 +22,15 @@ import java.util.Optional;
  *       inputs are larger than memory, so that pages already merged do not crowd out the ones ahead.</li>
  * </ul>
  * Advice is best effort: where the calls are unavailable (another OS, a libc without them, native access
- * denied) it does nothing; once they are loaded, a call that throws is a bug and is not hidden.
+ * not enabled for this module) every method does nothing; once they are loaded, a call that throws is a bug
+ * and is not hidden. Loading catches only what a missing call throws: {@link NoSuchElementException} (a libc
+ * without the symbol), {@link UnsupportedOperationException} (a platform the linker does not support) and
+ * {@link IllegalCallerException} (native access denied). Native access is checked first
+ * ({@link Module#isNativeAccessEnabled()}), so that a program embedding mergestream without
+ * {@code --enable-native-access} gets no JVM warning about restricted methods, only no advice.
+ *
+ * <p>The system property {@value #DISABLE_PROPERTY}{@code =true} (read once, at class load) turns advice off
+ * as on a platform without the calls: the tests use it to show that a merge writes the same bytes without it.
  */
 public final class MappedPages {
 
@@ -31,11 +39,17 @@ public final class MappedPages {
     private static final int POSIX_FADV_DONTNEED = 4;
     private static final int O_RDONLY = 0;
 
+    /** Set to {@code true} to give no advice, as where the calls do not exist (a test knob). */
+    public static final String DISABLE_PROPERTY = "mergestream.noPageAdvice";
+
     private static final Calls CALLS = Calls.load().orElse(null);
 
     private record Calls(MethodHandle madvise, MethodHandle fadvise, MethodHandle open, MethodHandle close, long pageSize) {
+        @SuppressWarnings("restricted") // linking libc's advice calls is the point of this class
         static Optional<Calls> load() {
-            if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
+            if (Boolean.getBoolean(DISABLE_PROPERTY)
+                    || !System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
+                    || !MappedPages.class.getModule().isNativeAccessEnabled()) {
                 return Optional.empty();
             }
             try {
