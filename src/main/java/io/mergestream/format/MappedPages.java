@@ -91,9 +91,19 @@ public final class MappedPages {
         madvise(mapping, MADV_SEQUENTIAL);
     }
 
-    /** Drops the pages covering {@code slice} from this process's resident set; their data is kept. */
+    /**
+     * Drops the pages of {@code slice} from this process's resident set, but the one holding its last byte
+     * (unless the slice ends on a page boundary); their data is kept. That page usually holds the start of the
+     * next tensor in the file, which is read next and releases it: so a tensor smaller than a page costs no
+     * call at all (a model of 300,000 small tensors made 600,000 calls, each also dropping a page the next
+     * tensor then faulted in again).
+     */
     public static void release(MemorySegment slice) {
-        madvise(slice, MADV_DONTNEED);
+        if (CALLS == null || slice.byteSize() == 0) return;
+        long page = CALLS.pageSize();
+        long start = slice.address() & -page;
+        long end = (slice.address() + slice.byteSize()) & -page;
+        if (end > start) advise(start, end, MADV_DONTNEED);
     }
 
     /** Drops the file's byte range {@code [offset, offset + length)} from the page cache (clean pages only). */
@@ -120,6 +130,11 @@ public final class MappedPages {
         long page = CALLS.pageSize();
         long start = slice.address() & -page;
         long end = (slice.address() + slice.byteSize() + page - 1) & -page;
+        advise(start, end, advice);
+    }
+
+    /** madvise over the page-aligned addresses {@code [start, end)}. */
+    private static void advise(long start, long end, int advice) {
         try {
             // the advice's result is ignored on purpose (EINVAL/ENOMEM only mean the hint is not taken)
             int ignored = (int) CALLS.madvise().invokeExact(MemorySegment.ofAddress(start), end - start, advice);
