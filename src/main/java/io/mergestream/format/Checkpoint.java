@@ -41,14 +41,14 @@ public final class Checkpoint implements InputModel {
     private final TensorIndex tensors;
     private boolean closed;
 
-    private Checkpoint(Path location, List<TensorFile> shards, Map<String, StoredTensor> tensors) {
-        if (tensors.isEmpty()) {
+    private Checkpoint(Path location, List<TensorFile> shards, TensorIndex tensors) {
+        if (tensors.size() == 0) {
             // Every later step (plan, diff, stats) would do nothing and report success on an empty model.
             throw new FormatException(location, "holds no tensors");
         }
         this.location = location;
         this.shards = shards;
-        this.tensors = new TensorIndex(tensors.values());
+        this.tensors = tensors;
     }
 
     public static Checkpoint open(Path location) {
@@ -143,18 +143,8 @@ public final class Checkpoint implements InputModel {
     private static Checkpoint fromShards(Path location, List<Path> paths, IndexCheck check) {
         List<TensorFile> shards = new ArrayList<>();
         try {
-            Map<String, StoredTensor> tensors = new LinkedHashMap<>();
-            for (Path p : paths) {
-                TensorFile f = TensorFile.open(p);
-                shards.add(f);
-                for (TensorInfo t : f.tensors()) {
-                    StoredTensor prev = tensors.put(t.name(), new StoredTensor(t, f));
-                    if (prev != null) {
-                        throw new FormatException(p, t.name(), "also stored in "
-                                + Names.printable(prev.shard().path().getFileName()));
-                    }
-                }
-            }
+            for (Path p : paths) shards.add(TensorFile.open(p));
+            TensorIndex tensors = new TensorIndex(List.copyOf(shards)); // a name stored twice is refused here
             if (check != null) {
                 for (Map.Entry<String, String> e : check.weightMap().entrySet()) {
                     StoredTensor t = tensors.get(e.getKey());
@@ -163,11 +153,10 @@ public final class Checkpoint implements InputModel {
                                 + Names.printable(e.getValue()) + " but that shard does not hold it");
                     }
                 }
-                for (String name : tensors.keySet()) {
-                    if (!check.weightMap().containsKey(name)) {
-                        throw new FormatException(check.index(), name, "is stored in "
-                                + Names.printable(tensors.get(name).shard().path().getFileName())
-                                + " but missing from the index's weight_map");
+                for (StoredTensor t : tensors.inOrder()) {
+                    if (!check.weightMap().containsKey(t.name())) {
+                        throw new FormatException(check.index(), t.name(), "is stored in "
+                                + Names.printable(t.shard().path().getFileName()) + " but missing from the index's weight_map");
                     }
                 }
             }
@@ -217,51 +206,77 @@ public final class Checkpoint implements InputModel {
 
     @Override
     public boolean contains(String name) {
-        return tensors.get(name) != null;
+        return tensors.get(name) != null; // a StoredTensor made and dropped: cheap next to hashing the name
     }
 
     @Override
     public int tensorCount() {
-        return tensors.inOrder().size();
+        return tensors.size();
     }
 
     /**
-     * The tensors by name, in 12 bytes a tensor (an array slot and an open-addressing slot) where a
-     * LinkedHashMap takes about 50: a merge of three 100,000-tensor models holds 300,000 of them.
+     * The tensors by name, in about 10 bytes a tensor (an open-addressing slot holding its place in shard
+     * order) over the shards' own lists, where a LinkedHashMap of StoredTensors takes about 100: a merge of
+     * three 100,000-tensor models holds 300,000 of them. A {@link StoredTensor} is made on each access.
      */
     private static final class TensorIndex {
-        private final StoredTensor[] ordered;
-        private final int[] slots; // index into ordered + 1; 0 = empty; linear probing, load <= 1/2
-        private final int shift;
+        private final List<TensorFile> files;
+        private final int[] starts; // starts[s]: place of shard s's first tensor; starts[files.size()]: the count
+        private final NameIndex byName;
         private final List<StoredTensor> view;
 
-        TensorIndex(Collection<StoredTensor> tensors) {
-            ordered = tensors.toArray(new StoredTensor[0]);
-            int capacity = Integer.highestOneBit(Math.max(2, ordered.length) * 2 - 1) << 1;
-            slots = new int[capacity];
-            shift = 32 - Integer.numberOfTrailingZeros(capacity);
-            for (int i = 0; i < ordered.length; i++) {
-                int s = slot(ordered[i].name());
-                while (slots[s] != 0) s = (s + 1) & (slots.length - 1);
-                slots[s] = i + 1;
+        TensorIndex(List<TensorFile> files) {
+            this.files = files;
+            starts = new int[files.size() + 1];
+            for (int s = 0; s < files.size(); s++) starts[s + 1] = Math.addExact(starts[s], files.get(s).tensors().size());
+            byName = new NameIndex(size(), this::name);
+            for (int i = 0; i < size(); i++) {
+                int earlier = byName.add(i);
+                if (earlier >= 0) {
+                    throw new FormatException(files.get(shardOf(i)).path(), name(i), "also stored in "
+                            + Names.printable(files.get(shardOf(earlier)).path().getFileName()));
+                }
             }
-            view = java.util.Collections.unmodifiableList(java.util.Arrays.asList(ordered));
+            view = new java.util.AbstractList<>() {
+                @Override
+                public StoredTensor get(int i) {
+                    java.util.Objects.checkIndex(i, size());
+                    return at(i);
+                }
+
+                @Override
+                public int size() {
+                    return TensorIndex.this.size();
+                }
+            };
         }
 
-        /**
-         * Fibonacci hashing: the top bits of hashCode times 2^32/phi. Names such as layers.{i}.experts.{j}
-         * have String hashes that differ in a few low digits, which clustered linear probing on the low bits.
-         */
-        private int slot(String name) {
-            return (name.hashCode() * 0x9E3779B9) >>> shift;
+        private int shardOf(int place) {
+            if (starts.length == 2) return 0; // one shard: the common case, asked on every lookup
+            int s = java.util.Arrays.binarySearch(starts, place);
+            if (s < 0) return -s - 2;
+            while (starts[s + 1] == place) s++; // past shards without tensors
+            return s;
+        }
+
+        private String name(int place) {
+            int s = shardOf(place);
+            return files.get(s).tensorName(place - starts[s]);
+        }
+
+        private StoredTensor at(int place) {
+            int s = shardOf(place);
+            TensorFile f = files.get(s);
+            return new StoredTensor(f.tensors().get(place - starts[s]), f);
+        }
+
+        int size() {
+            return starts[files.size()];
         }
 
         StoredTensor get(String name) {
-            for (int s = slot(name); slots[s] != 0; s = (s + 1) & (slots.length - 1)) {
-                StoredTensor t = ordered[slots[s] - 1];
-                if (t.name().equals(name)) return t;
-            }
-            return null;
+            int place = byName.find(name);
+            return place < 0 ? null : at(place);
         }
 
         List<StoredTensor> inOrder() {

@@ -55,9 +55,22 @@ public final class Json {
         }
     }
 
+    /** Writes {@link #pretty}'s text of {@code value} to {@code file}, streamed (no String of it on the heap). */
     public static void writePretty(Path file, Object value) {
-        try {
-            Files.writeString(file, pretty(value), StandardCharsets.UTF_8);
+        try (java.io.OutputStream o = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+            // the writer closes its target when done: the newline still goes after it, then this closes the file
+            PRETTY.writeValue(new java.io.FilterOutputStream(o) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    flush();
+                }
+            }, value);
+            o.write('\n');
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }

@@ -28,6 +28,11 @@ public interface TensorFile extends AutoCloseable {
     /** Tensors in file order (header order, or the state dict's order). */
     List<TensorInfo> tensors();
 
+    /** The name of {@code tensors().get(i)}; a reader that makes its TensorInfos on access gives it without one. */
+    default String tensorName(int i) {
+        return tensors().get(i).name();
+    }
+
     /** Size of the whole file in bytes. */
     long fileSize();
 

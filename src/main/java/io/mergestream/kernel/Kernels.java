@@ -26,7 +26,8 @@ public final class Kernels {
 
     /**
      * "scalar", "vector", "auto" (= {@link #best()}) or "native" (the C yardstick, {@link NativeKernel}, when
-     * native/build.sh has built its library).
+     * native/build.sh has built its library; an IllegalArgumentException saying why when it has not). In a JVM
+     * without native access for mergestream's module, "native" is {@link #best()} after one warning.
      */
     public static MergeKernel byName(String name) {
         return switch (name) {
@@ -41,6 +42,13 @@ public final class Kernels {
                 yield best();
             }
             case "native" -> {
+                if (!NativeKernel.nativeAccessEnabled()) {
+                    // an embedding JVM started without --enable-native-access: the Java kernel, and one line saying so
+                    MergeKernel fallback = best();
+                    io.mergestream.Warnings.warn(NativeKernel.unavailableReason() + "; using the " + fallback.name()
+                            + " kernel instead");
+                    yield fallback;
+                }
                 if (!NativeKernel.isAvailable()) throw new IllegalArgumentException(NativeKernel.unavailableReason());
                 yield NativeKernel.instance();
             }

@@ -16,8 +16,14 @@ import java.util.List;
 /**
  * {@link MergeKernel} over the C kernels of {@code native/mergestream_kernels.c} (libmergestream_native.so),
  * called through the FFM linker: the speed yardstick the Java kernels are measured against, bit-identical to
- * them. The tensors' memory segments are passed to C as they are (no copy); the per-call parameters go
- * through a small per-thread native buffer. The magnitude-selection counting passes run in Java
+ * them. Output and computed (non-mapped) inputs are passed to C as they are; the per-call parameters go
+ * through a small per-thread native buffer.
+ *
+ * <p>C never reads a mapped input page: each mapped input's chunk window is first staged (copied with
+ * {@link MemorySegment#copy}) into a per-thread off-heap buffer, and the downcall reads the copies. A file
+ * truncated under the merge makes its lost pages fault (SIGBUS); inside a downcall HotSpot cannot recover from
+ * that and the JVM dies with an hs_err file, whereas a fault in the copy is an {@link InternalError} that
+ * format.MappedInputFault turns into one line naming the file. The copy's cost is measured in bench/README.md. The magnitude-selection counting passes run in Java
  * ({@link AbsDeltaCounts}), as in the other kernels.
  *
  * <p>The library is {@code -Dmergestream.native.lib=PATH} if set, else {@code native/libmergestream_native.so}
@@ -44,6 +50,8 @@ public final class NativeKernel implements MergeKernel {
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
 
     private static final ThreadLocal<MemorySegment> PARAMS = new ThreadLocal<>();
+    /** Per-thread copies of mapped input windows (see the class comment), grown as needed. */
+    private static final ThreadLocal<MemorySegment> STAGING = new ThreadLocal<>();
 
     private static final NativeKernel INSTANCE = new NativeKernel();
 
@@ -57,6 +65,15 @@ public final class NativeKernel implements MergeKernel {
     /** Why the library is not available (null when it is). */
     public static String unavailableReason() {
         return Lib.PROBLEM;
+    }
+
+    /**
+     * Whether this class's module may call native code ({@code --enable-native-access}, or the jar manifest's
+     * {@code Enable-Native-Access}). Without it the library is not even looked up: any linker call would make the
+     * JVM print its "restricted method" warning lines into the embedding program's stderr.
+     */
+    public static boolean nativeAccessEnabled() {
+        return NativeKernel.class.getModule().isNativeAccessEnabled();
     }
 
     /** The loaded library file, or null. */
@@ -94,6 +111,9 @@ public final class NativeKernel implements MergeKernel {
      */
     static void taskArithmeticAt(ResolvedTaskArithmetic p, TensorView base, TensorView[] models, TensorView out,
                                  long offset, long index, int count) {
+        TensorView[] staged = staged(offset, count, base, models);
+        base = staged[0];
+        models = java.util.Arrays.copyOfRange(staged, 1, staged.length);
         MemorySegment params = params(p.models);
         params.set(INT, 0, p.models);
         params.set(INT, 4, p.consensus.ordinal());
@@ -135,6 +155,7 @@ public final class NativeKernel implements MergeKernel {
             ScalarKernel.linearRange(w, divisor, models, out, start, start + count);
             return;
         }
+        models = staged(start, count, null, models);
         MemorySegment params = params(w.length);
         for (int j = 0; j < w.length; j++) {
             long m = j * MODEL_SIZE;
@@ -159,6 +180,7 @@ public final class NativeKernel implements MergeKernel {
             ScalarKernel.convertRange(in, out, start, start + count);
             return;
         }
+        in = staged(start, count, in)[0];
         int rc;
         try {
             rc = (int) Lib.CONVERT.invokeExact(address(in, start), dtype(in), address(out, start), dtype(out),
@@ -234,6 +256,45 @@ public final class NativeKernel implements MergeKernel {
         return s;
     }
 
+    /**
+     * The views' windows {@code [start, start + count)} as C may read them: a mapped view's window copied into
+     * this thread's staging buffer (a view of the copy with origin {@code start}), any other view as it is.
+     * {@code first} (the base, or null) comes first in the result, then {@code rest}. The copies are valid until
+     * this thread's next call.
+     */
+    private static TensorView[] staged(long start, int count, TensorView first, TensorView... rest) {
+        TensorView[] all = new TensorView[rest.length + (first != null ? 1 : 0)];
+        if (first != null) all[0] = first;
+        System.arraycopy(rest, 0, all, first != null ? 1 : 0, rest.length);
+        long bytes = 0;
+        for (TensorView v : all) {
+            if (v.data().isMapped()) bytes += align((long) count * v.dtype().byteSize());
+        }
+        if (bytes == 0) return all;
+        MemorySegment buffer = STAGING.get();
+        if (buffer == null || buffer.byteSize() < bytes) {
+            buffer = Arena.ofAuto().allocate(bytes, 64);
+            STAGING.set(buffer);
+        }
+        long at = 0;
+        for (int i = 0; i < all.length; i++) {
+            TensorView v = all[i];
+            if (!v.data().isMapped()) continue;
+            long n = (long) count * v.dtype().byteSize();
+            // a lost page of a truncated file faults here, in Java, as an InternalError: never inside the C code
+            MemorySegment copy = buffer.asSlice(at, n);
+            MemorySegment.copy(v.data(), v.offsetOf(start), copy, 0, n);
+            all[i] = new TensorView(copy, v.dtype(), start);
+            at += align(n);
+        }
+        return all;
+    }
+
+    /** Staged windows start on 64-byte boundaries, so that C's vector loads are cache-line aligned. */
+    private static long align(long bytes) {
+        return (bytes + 63) & -64L;
+    }
+
     private static int dtype(TensorView v) {
         return switch (v.dtype()) {
             case F32 -> 0;
@@ -297,7 +358,13 @@ public final class NativeKernel implements MergeKernel {
                     break;
                 }
             }
-            if (path == null) {
+            Module module = NativeKernel.class.getModule();
+            if (!module.isNativeAccessEnabled()) {
+                String who = module.isNamed() ? module.getName() : "ALL-UNNAMED";
+                problem = "native kernel: native access is not enabled for " + (module.isNamed() ? "module " + who
+                        : "the class path") + " (start java with --enable-native-access=" + who + ")";
+                path = null;
+            } else if (path == null) {
                 problem = "native kernel not built: run native/build.sh (needs gcc); looked for " + tried;
             } else if (ValueLayout.ADDRESS.byteSize() != 8) {
                 problem = "native kernel: needs a 64-bit JVM";

@@ -33,10 +33,13 @@ public record MergePlan(Recipe recipe, MergeMethod method, long seed, ModelInput
         implements AutoCloseable {
 
     public long inputBytes() {
+        // a compact plan sums once: each pass over its jobs rebuilds them, and a run asks several times
+        if (jobs instanceof PlannedJobs p) return p.totals()[0];
         return jobs.stream().mapToLong(TensorJob::inputBytes).sum();
     }
 
     public long outputBytes() {
+        if (jobs instanceof PlannedJobs p) return p.totals()[1];
         return jobs.stream().mapToLong(TensorJob::outputBytes).sum();
     }
 

@@ -84,7 +84,8 @@ public final class Planner {
         checkFp8OutDtype(base, models);
         vocabulary = vocabularyPlan(base, models, reference);
         int numLayers = countLayers(reference);
-        List<TensorJob> jobs = new ArrayList<>();
+        // held compactly (PlannedJobs): an MoE's 300,000 jobs as records do not fit the launcher's heap
+        List<TensorJob> jobs = new PlannedJobs(reference, models.stream().map(ModelInput::checkpoint).toList());
         for (TensorSource stored : reference.tensors()) {
             String name = stored.name();
             if (InputTensors.isFp8Scale(reference, name)) continue;
@@ -110,7 +111,8 @@ public final class Planner {
         checkConfig(configSource);
         warnUnmatchedExcludes(jobs);
         DType configDtype = recipe.outDtype().or(recipe::dtype).orElseGet(() -> dominantDtype(reference));
-        return new MergePlan(recipe, method, seed, base, models, List.copyOf(jobs), configDtype, configSource,
+        return new MergePlan(recipe, method, seed, base, models, jobs instanceof PlannedJobs ? jobs : List.copyOf(jobs),
+                configDtype, configSource,
                 tokenizerSource(configSource), outputLayers, vocabulary);
     }
 

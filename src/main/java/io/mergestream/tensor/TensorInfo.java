@@ -49,6 +49,14 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
         return shape.clone();
     }
 
+    /**
+     * The one shared array of {@code shape}'s dimensions (see Shapes): for compact tables of many tensors (a
+     * header's columns, the output layout) that hold a shape per tensor. Callers never write it.
+     */
+    public static long[] sharedShape(long[] shape) {
+        return Shapes.canonical(shape);
+    }
+
     public int rank() {
         return shape.length;
     }

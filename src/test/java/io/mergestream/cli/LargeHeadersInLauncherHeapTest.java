@@ -152,6 +152,45 @@ class LargeHeadersInLauncherHeapTest {
         assertTrue(r.out().contains("parameters  300,000 "), r.out());
     }
 
+    /**
+     * Two models of 300,000 tensors each merged in the launcher's heap: every per-tensor structure of a merge
+     * (input headers, plan, output layout, index) at its largest. Each tensor is one chunk, so this also shows
+     * what a merge costs per tensor rather than per byte.
+     */
+    @Test
+    void twoModelsOf300000TensorsMergeWithLinear() throws Exception {
+        int n = 300_000;
+        List<String> names = moeNames(n);
+        Path[] models = new Path[2];
+        for (int m = 0; m < 2; m++) {
+            float[][] v = new float[n][];
+            // model m, tensor i = [i + 2m, 1 + 2m]
+            for (int i = 0; i < n; i++) v[i] = new float[] {i + 2 * m, 1 + 2 * m};
+            models[m] = Files.createDirectories(dir.resolve("big" + m));
+            write(models[m].resolve("model.safetensors"), names, v, -1, 0);
+        }
+        // weights 1/2, 1/2: tensor i = [i + 1, 2], exactly in f32 (i < 2^24)
+        Path recipe = Files.writeString(dir.resolve("two.yml"), "merge_method: linear\nmodels:\n"
+                + "  - model: " + models[0] + "\n    parameters: {weight: 0.5}\n"
+                + "  - model: " + models[1] + "\n    parameters: {weight: 0.5}\n");
+        Path out = dir.resolve("merged");
+        // 8 shards: the index (300,000 names) is written too
+        Result r = cli("merge", recipe.toString(), "-o", out.toString(), "-q", "--out-shard-size", "300KB");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("merged 300000 tensors (linear"), r.err());
+        try (Checkpoint c = Checkpoint.open(out)) {
+            assertEquals(n, c.tensorCount());
+            assertEquals(8, c.shards().size());
+            for (int i = 0; i < n; i++) {
+                StoredTensor t = c.tensor(names.get(i));
+                float[] f = floats(t.data());
+                if (f.length != 2 || f[0] != i + 1f || f[1] != 2f) {
+                    throw new AssertionError(names.get(i) + " = " + java.util.Arrays.toString(f) + ", expected [" + (i + 1) + ", 2]");
+                }
+            }
+        }
+    }
+
     @Test
     void baseAndTwoFineTunesOf100000TensorsMergeWithLinear() throws Exception {
         int n = 100_000;

@@ -91,9 +91,15 @@ public final class SafetensorsFile implements TensorFile {
         return path;
     }
 
-    /** Tensors in header order. */
+    /** Tensors in header order, each made on access (see {@link SafetensorsHeader#tensors()}). */
+    @Override
     public List<TensorInfo> tensors() {
         return header.tensors();
+    }
+
+    @Override
+    public String tensorName(int i) {
+        return header.name(i);
     }
 
     public TensorInfo tensor(String name) {

@@ -21,7 +21,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
@@ -40,8 +39,10 @@ import java.util.Set;
  *
  * <p>The header is read as a stream of JSON tokens straight from the mapped file: a legal header may be
  * 100 MB and hold hundreds of thousands of tensors, and neither a copy of its bytes, a String of it nor a
- * JSON tree fits the launcher's 128 MB heap next to a merge. What stays on the heap is one compact
- * {@link TensorInfo} per tensor. Metadata values (which may be tens of MB, and nothing in a merge reads) are
+ * JSON tree fits the launcher's 128 MB heap next to a merge. What stays on the heap is columns: per tensor a
+ * name (interned, so shared with the other models of a merge), a dtype byte, a shared shape array and an
+ * offset, 17 bytes and the name where a {@link TensorInfo} (40 bytes) and a reference to it took 44; a
+ * {@link TensorInfo} is made when {@link #tensors()} is read. Metadata values (which may be tens of MB, and nothing in a merge reads) are
  * checked to be strings while streaming past them and decoded only when {@link #metadata()} asks.
  */
 public final class SafetensorsHeader {
@@ -66,19 +67,89 @@ public final class SafetensorsHeader {
             .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
             .build();
 
+    private static final DType[] DTYPES = DType.values();
+
     private final Path file;
+    private final Columns columns;
     private final List<TensorInfo> tensors;
     private final MemorySegment json;
 
-    private SafetensorsHeader(Path file, List<TensorInfo> tensors, MemorySegment json) {
+    private SafetensorsHeader(Path file, Columns columns, MemorySegment json) {
         this.file = file;
-        this.tensors = tensors;
+        this.columns = columns;
+        this.tensors = new Columns.View(columns);
         this.json = json;
     }
 
-    /** Tensors in header order. */
+    /** Tensors in header order (each {@link TensorInfo} made on access: hold on to it rather than ask again). */
     public List<TensorInfo> tensors() {
         return tensors;
+    }
+
+    /** The name of tensor {@code i} (header order), without making its {@link TensorInfo}. */
+    public String name(int i) {
+        return columns.names[i];
+    }
+
+    /**
+     * The tensors as parallel arrays, grown while parsing, trimmed after. Shapes are shared
+     * ({@link TensorInfo#sharedShape}): a model's 100,000 tensors have a few dozen shapes.
+     */
+    private static final class Columns {
+        String[] names = new String[16];
+        byte[] dtypes = new byte[16];
+        long[][] shapes = new long[16][];
+        long[] begins = new long[16];
+        int size;
+
+        void add(TensorInfo t) {
+            if (size == names.length) {
+                int n = size * 2;
+                names = Arrays.copyOf(names, n);
+                dtypes = Arrays.copyOf(dtypes, n);
+                shapes = Arrays.copyOf(shapes, n);
+                begins = Arrays.copyOf(begins, n);
+            }
+            names[size] = t.name();
+            dtypes[size] = (byte) t.dtype().ordinal();
+            shapes[size] = TensorInfo.sharedShape(t.shape());
+            begins[size] = t.begin();
+            size++;
+        }
+
+        Columns trimmed() {
+            names = Arrays.copyOf(names, size);
+            dtypes = Arrays.copyOf(dtypes, size);
+            shapes = Arrays.copyOf(shapes, size);
+            begins = Arrays.copyOf(begins, size);
+            return this;
+        }
+
+        TensorInfo get(int i) {
+            long[] shape = shapes[i];
+            DType dtype = DTYPES[dtypes[i]];
+            // the size was checked not to overflow when parsed
+            return new TensorInfo(names[i], dtype, shape, begins[i], begins[i] + TensorInfo.elementCount(shape) * dtype.byteSize());
+        }
+
+        private static final class View extends java.util.AbstractList<TensorInfo> implements java.util.RandomAccess {
+            private final Columns c;
+
+            View(Columns c) {
+                this.c = c;
+            }
+
+            @Override
+            public TensorInfo get(int i) {
+                java.util.Objects.checkIndex(i, c.size);
+                return c.get(i);
+            }
+
+            @Override
+            public int size() {
+                return c.size;
+            }
+        }
     }
 
     /**
@@ -126,7 +197,7 @@ public final class SafetensorsHeader {
         if (json.byteSize() == 0 || json.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) != '{') {
             throw new FormatException(file, "header is not a JSON object (it must start with '{')");
         }
-        List<TensorInfo> tensors = new ArrayList<>();
+        Columns tensors = new Columns();
         try (JsonParser p = parser(json)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new FormatException(file, "header is not a JSON object");
@@ -162,8 +233,9 @@ public final class SafetensorsHeader {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the header of " + file + ": " + e.getMessage(), e);
         }
-        checkLayout(file, tensors, dataBytes);
-        return new SafetensorsHeader(file, List.copyOf(tensors), json);
+        tensors.trimmed();
+        checkLayout(file, new Columns.View(tensors), dataBytes);
+        return new SafetensorsHeader(file, tensors, json);
     }
 
     private static JsonParser parser(MemorySegment json) throws IOException {
@@ -297,8 +369,13 @@ public final class SafetensorsHeader {
 
     /** Ranges sorted by offset must start at 0, follow each other without gap or overlap, and end at dataBytes. */
     private static void checkLayout(Path file, List<TensorInfo> tensors, long dataBytes) {
-        TensorInfo[] byOffset = tensors.toArray(new TensorInfo[0]);
-        Arrays.sort(byOffset, Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        List<TensorInfo> byOffset = tensors;
+        if (!inOffsetOrder(tensors)) {
+            // the usual header is already in data order: only other ones are sorted (and materialised) here
+            TensorInfo[] sorted = tensors.toArray(new TensorInfo[0]);
+            Arrays.sort(sorted, Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+            byOffset = Arrays.asList(sorted);
+        }
         long expected = 0;
         String previous = null;
         for (TensorInfo t : byOffset) {
@@ -316,6 +393,16 @@ public final class SafetensorsHeader {
             throw new FormatException(file, "tensors cover " + expected + " bytes of a " + dataBytes
                     + "-byte data section (the file is " + (expected > dataBytes ? "truncated" : "padded with unused bytes") + ")");
         }
+    }
+
+    private static boolean inOffsetOrder(List<TensorInfo> tensors) {
+        long begin = -1, end = -1;
+        for (TensorInfo t : tensors) {
+            if (t.begin() < begin || (t.begin() == begin && t.end() < end)) return false;
+            begin = t.begin();
+            end = t.end();
+        }
+        return true;
     }
 
     private static String firstLine(String s) {

@@ -1,6 +1,8 @@
 package io.mergestream.format.safetensors;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.jsontype.TypeSerializer;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.OutputLayout;
@@ -16,10 +18,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Writes the shards of an {@link OutputLayout}. Every header is written first (the layout fixes all names,
@@ -43,7 +43,6 @@ public final class ShardedWriter implements AutoCloseable {
     private final List<FileChannel> channels = new ArrayList<>();
     private final List<Path> files = new ArrayList<>();
     private final List<Long> dataStarts = new ArrayList<>();
-    private final Map<String, TensorInfo> tensors = new HashMap<>();
     private boolean closed;
 
     private ShardedWriter(Path directory, OutputLayout layout) {
@@ -77,7 +76,6 @@ public final class ShardedWriter implements AutoCloseable {
         ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, headerLength);
         for (long at = 0; prefix.hasRemaining(); ) at += ch.write(prefix, at);
         dataStarts.add(8L + headerLength);
-        for (TensorInfo t : shard.tensors()) tensors.put(t.name(), t);
     }
 
     /**
@@ -96,7 +94,7 @@ public final class ShardedWriter implements AutoCloseable {
     }
 
     public TensorInfo info(String tensor) {
-        return tensors.get(tensor);
+        return layout.info(tensor);
     }
 
     /**
@@ -105,17 +103,17 @@ public final class ShardedWriter implements AutoCloseable {
      * with one line naming the shard: {@code no space left on device: FILE} on a full disk.
      */
     public void write(String tensor, long offset, MemorySegment bytes) {
-        TensorInfo t = tensors.get(tensor);
-        if (t == null) throw new IllegalArgumentException("tensor not in the output layout: " + tensor);
+        int place = layout.place(tensor);
         long n = bytes.byteSize();
-        if (offset < 0 || offset + n > t.byteSize()) {
+        long size = layout.byteSize(place);
+        if (offset < 0 || offset + n > size) {
             throw new IllegalArgumentException(tensor + ": bytes [" + offset + ", " + (offset + n)
-                    + ") are outside the tensor's " + t.byteSize());
+                    + ") are outside the tensor's " + size);
         }
         if (n == 0) return;
-        int shard = layout.shardIndexOf(tensor);
+        int shard = layout.shardOf(place);
         FileChannel ch = channels.get(shard);
-        long position = dataStarts.get(shard) + t.begin() + offset;
+        long position = dataStarts.get(shard) + layout.begin(place) + offset;
         ByteBuffer src = bytes.asByteBuffer();
         try {
             while (src.hasRemaining()) position += ch.write(src, position);
@@ -155,16 +153,31 @@ public final class ShardedWriter implements AutoCloseable {
         return new UncheckedIOException("cannot write " + file + ": " + m, e);
     }
 
+    /**
+     * The index, streamed: a tree (or a String) of 300,000 names would not fit the launcher's heap next to the
+     * plan. The same bytes as {@link Json#writePretty} of the tree: names sorted, as a TreeMap sorts them.
+     */
     private void writeIndex() {
-        ObjectNode root = Json.MAPPER.createObjectNode();
-        root.putObject("metadata").put("total_size", layout.totalBytes());
-        ObjectNode map = root.putObject("weight_map");
-        TreeMap<String, String> sorted = new TreeMap<>();
-        for (OutputLayout.Shard s : layout.shards()) {
-            for (TensorInfo t : s.tensors()) sorted.put(t.name(), s.fileName());
-        }
-        sorted.forEach(map::put);
-        Json.writePretty(directory.resolve(Checkpoint.INDEX_FILE), root);
+        String[] sorted = layout.names();
+        java.util.Arrays.sort(sorted);
+        Json.writePretty(directory.resolve(Checkpoint.INDEX_FILE), new com.fasterxml.jackson.databind.JsonSerializable.Base() {
+            @Override
+            public void serialize(JsonGenerator g, SerializerProvider provider) throws IOException {
+                g.writeStartObject();
+                g.writeObjectFieldStart("metadata");
+                g.writeNumberField("total_size", layout.totalBytes());
+                g.writeEndObject();
+                g.writeObjectFieldStart("weight_map");
+                for (String name : sorted) g.writeStringField(name, layout.shards().get(layout.shardIndexOf(name)).fileName());
+                g.writeEndObject();
+                g.writeEndObject();
+            }
+
+            @Override
+            public void serializeWithType(JsonGenerator g, SerializerProvider provider, TypeSerializer type) throws IOException {
+                serialize(g, provider);
+            }
+        });
     }
 
     @Override
