@@ -1,7 +1,7 @@
 package io.mergestream.analysis;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.MappedInputFault;

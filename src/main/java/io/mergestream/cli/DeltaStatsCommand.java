@@ -8,7 +8,7 @@ import io.mergestream.analysis.AbsHistogram;
 import io.mergestream.analysis.DeltaReport;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.DeltaStats.Figures;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.InputModel;

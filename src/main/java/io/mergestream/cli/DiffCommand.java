@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.ModelDiff;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.Json;

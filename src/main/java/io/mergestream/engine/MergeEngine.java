@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.format.ChatTemplates;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.MappedInputFault;

@@ -1,11 +1,10 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code arcee_fusion}: mergekit's Arcee Fusion of a base {@code b} and one other model {@code x}: the other

@@ -1,7 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
 

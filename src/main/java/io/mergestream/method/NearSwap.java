@@ -1,10 +1,9 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code nearswap}: mergekit's NearSwap: per element, in f32, with the base {@code v0}, the other model

@@ -1,9 +1,8 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ScalarKernel;
-import io.mergestream.plan.TensorParams;
 import java.util.List;
 
 /**

@@ -1,10 +1,9 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ScalarKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code sce}: Select, Calculate, Erase (Wan et al., FuseChat), as mergekit's {@code sce}. Per element,

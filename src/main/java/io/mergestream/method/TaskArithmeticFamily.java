@@ -1,7 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.DareMask;
 import io.mergestream.kernel.MergeKernel;
@@ -10,7 +10,6 @@ import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.Sparsifier;
 import io.mergestream.kernel.TaskArithmeticOp;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * The task-arithmetic family of merge-semantics.md: sparsify each fine-tune's delta, weight it, optionally

@@ -1,7 +1,8 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.format.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.MergeKernel;

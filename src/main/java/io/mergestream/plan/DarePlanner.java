@@ -1,5 +1,7 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.MethodSettings;
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
 import io.mergestream.format.Checkpoint;

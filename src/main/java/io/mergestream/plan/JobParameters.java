@@ -1,5 +1,7 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.MethodSettings;
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.recipe.MethodSpec;

@@ -3,7 +3,7 @@ package io.mergestream.testdata;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.format.safetensors.ShardedWriter;

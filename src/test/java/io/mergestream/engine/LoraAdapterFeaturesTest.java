@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.parallel.ChunkRunner;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
