@@ -2,7 +2,7 @@ package io.mergestream.analysis;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.MappedInputFault;
+import io.mergestream.engine.MappedInputFault;
 import io.mergestream.parallel.BlockReduction;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;

@@ -10,7 +10,7 @@ import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.DeltaStats.Figures;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.InputModel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.format.Json;

@@ -8,7 +8,7 @@ import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.ModelDiff;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import java.io.PrintWriter;
 import java.nio.file.Path;

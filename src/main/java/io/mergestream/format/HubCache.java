@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.mergestream.MergestreamException;
 import java.io.IOException;

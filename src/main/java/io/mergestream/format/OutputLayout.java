@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import java.util.ArrayList;

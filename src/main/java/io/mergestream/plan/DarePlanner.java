@@ -4,7 +4,7 @@ import io.mergestream.method.MethodSettings;
 import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
 import io.mergestream.format.peft.LoraModel;

@@ -3,7 +3,7 @@ package io.mergestream.plan;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelFiles;

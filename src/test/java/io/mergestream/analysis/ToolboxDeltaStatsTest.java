@@ -8,7 +8,7 @@ import io.mergestream.TestModels;
 import io.mergestream.analysis.DeltaStats.Figures;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.tensor.DType;
 import io.mergestream.testdata.FamilyGenerator;
 import io.mergestream.testdata.FamilySpec;

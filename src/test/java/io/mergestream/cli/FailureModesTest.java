@@ -287,7 +287,7 @@ class FailureModesTest {
         assertTrue(report.startsWith(dir.resolve("reports")), report.toString());
         String trace = Files.readString(report);
         assertTrue(trace.contains("java.lang.IllegalStateException: injected fault"), trace);
-        assertTrue(trace.contains("at io.mergestream.format.Checkpoint.open"), trace);
+        assertTrue(trace.contains("at io.mergestream.format.checkpoint.Checkpoint.open"), trace);
         assertTrue(report.getFileName().toString().startsWith("mergestream-error-" + ProcessHandle.current().pid() + "-"));
     }
 

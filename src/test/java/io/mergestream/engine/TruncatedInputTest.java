@@ -10,7 +10,7 @@ import io.mergestream.TestModels;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.ModelDiff;
 import io.mergestream.cli.Version;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.Planner;

@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;

@@ -4,7 +4,7 @@ import static io.mergestream.fuzz.FuzzSupport.check;
 import static io.mergestream.fuzz.FuzzSupport.planted;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.safetensors.SafetensorsHeader;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;

@@ -6,7 +6,7 @@ import static io.mergestream.fuzz.FuzzSupport.planted;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import java.nio.file.Files;
 import java.nio.file.Path;

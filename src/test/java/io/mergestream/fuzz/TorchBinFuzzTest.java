@@ -5,7 +5,7 @@ import static io.mergestream.fuzz.FuzzSupport.planted;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.mergestream.MergestreamException;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import java.lang.reflect.Field;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;

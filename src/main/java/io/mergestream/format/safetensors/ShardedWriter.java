@@ -1,7 +1,7 @@
 package io.mergestream.format.safetensors;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.tensor.TensorInfo;

@@ -1,5 +1,10 @@
-package io.mergestream.format;
+package io.mergestream.format.checkpoint;
 
+import io.mergestream.format.FormatException;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.Json;
+import io.mergestream.format.StoredTensor;
+import io.mergestream.format.TensorFile;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mergestream.InputFiles;
