@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.format.CheckpointFiles;
 import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -96,8 +97,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
         for (InputModel c : models) {
             files.add(c.location());
             files.add(c.directory());
-            files.add(c.directory().resolve(Checkpoint.INDEX_FILE));
-            files.add(c.directory().resolve(Checkpoint.BIN_INDEX_FILE));
+            files.add(c.directory().resolve(CheckpointFiles.INDEX_FILE));
+            files.add(c.directory().resolve(CheckpointFiles.BIN_INDEX_FILE));
             if (c instanceof Checkpoint ck) for (TensorFile f : ck.shards()) files.add(f.path());
         }
         return files;

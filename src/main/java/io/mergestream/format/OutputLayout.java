@@ -1,6 +1,5 @@
 package io.mergestream.format;
 
-import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
 import java.util.ArrayList;
@@ -62,7 +61,7 @@ public final class OutputLayout {
 
         List<Shard> shards = new ArrayList<>();
         for (int i = 0; i < groups.size(); i++) {
-            String file = groups.size() == 1 ? Checkpoint.SINGLE_FILE
+            String file = groups.size() == 1 ? CheckpointFiles.SINGLE_FILE
                     : String.format(java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, groups.size());
             List<Entry> ordered = new ArrayList<>(groups.get(i));
             ordered.sort(Comparator.comparingInt((Entry e) -> -referenceRank(e.dtype())).thenComparing(Entry::name));

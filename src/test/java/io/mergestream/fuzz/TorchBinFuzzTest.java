@@ -1,5 +1,6 @@
 package io.mergestream.fuzz;
 
+import io.mergestream.format.CheckpointFiles;
 import static io.mergestream.fuzz.FuzzSupport.check;
 import static io.mergestream.fuzz.FuzzSupport.planted;
 
@@ -40,7 +41,7 @@ class TorchBinFuzzTest {
     @FuzzTest
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void fuzzTorchZip(byte[] file) {
-        FuzzSupport.write(dir.resolve(Checkpoint.BIN_FILE), file);
+        FuzzSupport.write(dir.resolve(CheckpointFiles.BIN_FILE), file);
         FuzzSupport.refusedOr(() -> {
             try (Checkpoint c = Checkpoint.open(dir)) {
                 check(c.shards().size() == 1, "one file, " + c.shards().size() + " shards");

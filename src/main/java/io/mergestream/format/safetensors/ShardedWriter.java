@@ -1,7 +1,7 @@
 package io.mergestream.format.safetensors;
 
+import io.mergestream.format.CheckpointFiles;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.tensor.TensorInfo;
@@ -153,7 +153,7 @@ public final class ShardedWriter implements AutoCloseable {
             for (TensorInfo t : s.tensors()) sorted.put(t.name(), s.fileName());
         }
         sorted.forEach(map::put);
-        Json.writePretty(directory.resolve(Checkpoint.INDEX_FILE), root);
+        Json.writePretty(directory.resolve(CheckpointFiles.INDEX_FILE), root);
     }
 
     @Override
