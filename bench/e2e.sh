@@ -112,7 +112,7 @@ if [ -f "$bench_jar" ]; then
 else
   echo "e2e: kernel-only figures: build the benchmarks first (cd bench && mvn -B -q package)"
 fi
-stream=$(java_run -cp "$root/target/mergestream.jar" io.mergestream.kernel.NativeKernel 256 "$threads" || true)
+stream=$(java_run -cp "$root/target/mergestream-cli.jar" io.mergestream.kernel.NativeKernel 256 "$threads" || true)
 if [ -n "$stream" ]; then
   sed 's/^/e2e: /' <<<"$stream"
   triad=$(grep ", $threads thread(s):" <<<"$stream" | sed -n 's/.*triad \([0-9.]*\) GB\/s.*/\1/p')

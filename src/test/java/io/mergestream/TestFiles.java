@@ -62,4 +62,28 @@ public final class TestFiles {
         assertFalse(ProcessHandle.of(p.pid()).map(ProcessHandle::isAlive).orElse(false));
         return p.pid();
     }
+
+    /**
+     * The class path for a child JVM that runs mergestream (and the test probes) on the class path, as the
+     * launcher's shaded jar does: the main classes, the tests and every dependency. Under surefire the parent runs
+     * on the module path (main classes and their dependencies in {@code jdk.module.path}, the tests patched into the
+     * module), so {@code java.class.path} alone lacks them.
+     */
+    public static String childClassPath() {
+        java.util.Set<String> parts = new java.util.LinkedHashSet<>();
+        for (String property : List.of("jdk.module.path", "java.class.path")) {
+            String value = System.getProperty(property, "");
+            for (String part : value.split(java.io.File.pathSeparator)) {
+                if (!part.isEmpty()) parts.add(part);
+            }
+        }
+        for (Class<?> c : List.of(MergestreamException.class, TestFiles.class)) {
+            try {
+                parts.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
+            } catch (java.net.URISyntaxException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return String.join(java.io.File.pathSeparator, parts);
+    }
 }

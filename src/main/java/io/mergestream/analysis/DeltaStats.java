@@ -2,14 +2,13 @@ package io.mergestream.analysis;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.MappedInputFault;
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.engine.MappedInputFault;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
 import io.mergestream.method.ChunkBuffers;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
 import io.mergestream.recipe.ParameterResolver;
 import io.mergestream.tensor.DType;
@@ -230,8 +229,8 @@ public final class DeltaStats {
         int maxBits = acc.maxBits;
         long[] hist = acc.histogram.counts;
         for (long i = start, end = start + count; i < end; i++) {
-            float b = ScalarKernel.decode(base, i);
-            float m = ScalarKernel.decode(model, i);
+            float b = base.get(i);
+            float m = model.get(i);
             float d = m - b;
             if (!Float.isFinite(d)) { // NaN/Inf in either input, or an overflowing difference: counted, not summed
                 nonFinite++;

@@ -1,12 +1,12 @@
 package io.mergestream.analysis;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.tensor.Elements;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
-import io.mergestream.format.MappedInputFault;
+import io.mergestream.format.checkpoint.Checkpoint;
+import io.mergestream.engine.MappedInputFault;
 import io.mergestream.format.StoredTensor;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
 import io.mergestream.tensor.DType;
 import java.lang.foreign.MemorySegment;
@@ -119,8 +119,8 @@ public final class ModelDiff {
                     long identical = 0, over = 0;
                     int maxBits = st.maxBits;
                     for (long i = start, end = start + count; i < end; i++) {
-                        float x = ScalarKernel.decode(va, i);
-                        float y = ScalarKernel.decode(vb, i);
+                        float x = va.get(i);
+                        float y = vb.get(i);
                         boolean same = sameType ? rawBits(va, i) == rawBits(vb, i)
                                 : Float.floatToRawIntBits(x) == Float.floatToRawIntBits(y);
                         int bits = Float.floatToRawIntBits(x - y) & 0x7FFFFFFF;
@@ -158,8 +158,8 @@ public final class ModelDiff {
     }
 
     private static int rawBits(TensorView v, long i) {
-        return v.dtype() == DType.F32 ? v.data().get(ScalarKernel.F32_BITS, i * 4)
-                : v.data().get(ScalarKernel.HALF_BITS, i * 2);
+        return v.dtype() == DType.F32 ? v.data().get(Elements.F32_BITS, i * 4)
+                : v.data().get(Elements.I16, i * 2);
     }
 
     private static long sameBytes(MemorySegment a, MemorySegment b, int size, long start, int count) {

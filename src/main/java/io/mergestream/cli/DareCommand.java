@@ -7,7 +7,7 @@ import io.mergestream.engine.Progress;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
-import io.mergestream.plan.TensorParams;
+import io.mergestream.method.TensorParams;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;

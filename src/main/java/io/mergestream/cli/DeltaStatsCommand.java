@@ -1,5 +1,6 @@
 package io.mergestream.cli;
 
+import io.mergestream.format.CheckpointFiles;
 import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -8,9 +9,9 @@ import io.mergestream.analysis.AbsHistogram;
 import io.mergestream.analysis.DeltaReport;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.DeltaStats.Figures;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.InputModel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.format.Json;
@@ -96,8 +97,8 @@ final class DeltaStatsCommand implements Callable<Integer> {
         for (InputModel c : models) {
             files.add(c.location());
             files.add(c.directory());
-            files.add(c.directory().resolve(Checkpoint.INDEX_FILE));
-            files.add(c.directory().resolve(Checkpoint.BIN_INDEX_FILE));
+            files.add(c.directory().resolve(CheckpointFiles.INDEX_FILE));
+            files.add(c.directory().resolve(CheckpointFiles.BIN_INDEX_FILE));
             if (c instanceof Checkpoint ck) for (TensorFile f : ck.shards()) files.add(f.path());
         }
         return files;

@@ -3,7 +3,7 @@ package io.mergestream.cli;
 import io.mergestream.Names;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelLocator;
 import io.mergestream.format.StoredTensor;

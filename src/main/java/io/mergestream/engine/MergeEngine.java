@@ -1,8 +1,8 @@
 package io.mergestream.engine;
 
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.format.ChatTemplates;
 import io.mergestream.format.InputModel;
-import io.mergestream.format.MappedInputFault;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;

@@ -246,14 +246,14 @@ public final class HubCache {
      * Checks that a snapshot holds its weights: every shard its {@code model.safetensors.index.json} names
      * (a link into {@code blobs/} whose blob is gone counts as missing), else {@code model.safetensors} or some
      * {@code .safetensors} file, else every shard of {@code pytorch_model.bin.index.json} or some
-     * {@code pytorch_model*.bin} ({@link Checkpoint#open} reads those with the restricted unpickler).
+     * {@code pytorch_model*.bin} ({@code Checkpoint.open} reads those with the restricted unpickler).
      */
     public static void checkWeights(Id id, Path snapshot) {
-        Path index = snapshot.resolve(Checkpoint.INDEX_FILE);
+        Path index = snapshot.resolve(CheckpointFiles.INDEX_FILE);
         // transformers reads a .bin index only when there are no safetensors: so does Checkpoint
-        if (!Files.isRegularFile(index) && !Files.isRegularFile(snapshot.resolve(Checkpoint.SINGLE_FILE))
+        if (!Files.isRegularFile(index) && !Files.isRegularFile(snapshot.resolve(CheckpointFiles.SINGLE_FILE))
                 && !hasFile(snapshot, "*.safetensors")) {
-            index = snapshot.resolve(Checkpoint.BIN_INDEX_FILE);
+            index = snapshot.resolve(CheckpointFiles.BIN_INDEX_FILE);
         }
         if (Files.isRegularFile(index)) {
             JsonNode map = Json.read(index).path("weight_map");
@@ -270,12 +270,12 @@ public final class HubCache {
             }
             return;
         }
-        if (Files.isRegularFile(snapshot.resolve(Checkpoint.SINGLE_FILE)) || hasFile(snapshot, "*.safetensors")
+        if (Files.isRegularFile(snapshot.resolve(CheckpointFiles.SINGLE_FILE)) || hasFile(snapshot, "*.safetensors")
                 || hasFile(snapshot, "pytorch_model*.bin")) {
             return;
         }
         throw new MergestreamException("the Hugging Face cache snapshot " + snapshot + " holds no weights (no "
-                + Checkpoint.SINGLE_FILE + " or " + Checkpoint.INDEX_FILE + "; only some files were downloaded?): "
+                + CheckpointFiles.SINGLE_FILE + " or " + CheckpointFiles.INDEX_FILE + "; only some files were downloaded?): "
                 + "download it with `" + id.downloadCommand() + "`");
     }
 

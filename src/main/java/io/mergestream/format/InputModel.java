@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.Collection;
 
 /**
- * A model as the merge reads it: named tensors, each a {@link TensorSource}. A {@link Checkpoint} (tensors mapped
+ * A model as the merge reads it: named tensors, each a {@link TensorSource}. A {@code Checkpoint} (tensors mapped
  * from safetensors shards) or a model made of others, such as a LoRA adapter over its base
  * (format.peft.LoraModel), whose targeted tensors are computed.
  */

@@ -8,13 +8,13 @@ import java.util.function.IntFunction;
  * thousands of tensor names on the launcher's 128 MB heap. The names themselves stay where they are;
  * {@code nameAt} gives the name of a place.
  */
-final class NameIndex {
+public final class NameIndex {
 
     private final int[] slots; // place + 1; 0 = empty; linear probing
     private final int shift;
     private final IntFunction<String> nameAt;
 
-    NameIndex(int count, IntFunction<String> nameAt) {
+    public NameIndex(int count, IntFunction<String> nameAt) {
         int capacity = Integer.highestOneBit(Math.max(2, count) * 2 - 1) << 1;
         this.slots = new int[capacity];
         this.shift = 32 - Integer.numberOfTrailingZeros(capacity);
@@ -30,7 +30,7 @@ final class NameIndex {
     }
 
     /** Indexes {@code place} under its name; returns the place already holding that name (nothing added), or -1. */
-    int add(int place) {
+    public int add(int place) {
         String name = nameAt.apply(place);
         int s = slot(name);
         for (; slots[s] != 0; s = (s + 1) & (slots.length - 1)) {
@@ -41,7 +41,7 @@ final class NameIndex {
     }
 
     /** The place of {@code name}, or -1. */
-    int find(String name) {
+    public int find(String name) {
         for (int s = slot(name); slots[s] != 0; s = (s + 1) & (slots.length - 1)) {
             if (nameAt.apply(slots[s] - 1).equals(name)) return slots[s] - 1;
         }

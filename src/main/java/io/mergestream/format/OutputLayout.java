@@ -72,7 +72,7 @@ public final class OutputLayout {
         List<Shard> planned = new ArrayList<>();
         long total = 0;
         for (int g = 0; g < groups.size(); g++) {
-            String file = groups.size() == 1 ? Checkpoint.SINGLE_FILE
+            String file = groups.size() == 1 ? CheckpointFiles.SINGLE_FILE
                     : String.format(java.util.Locale.ROOT, "model-%05d-of-%05d.safetensors", g + 1, groups.size());
             int[] members = java.util.stream.IntStream.range(groups.get(g)[0], groups.get(g)[1]).boxed()
                     .sorted(Comparator.comparingInt((Integer i) -> -referenceRank(DTYPES[dtypes[i]])).thenComparing(i -> names[i]))

@@ -9,7 +9,7 @@ public final class AbsDeltaCounts {
 
     /** floatToRawIntBits(|x - b|) with the sign cleared: for non-negative floats, int order is value order. */
     public static int absDeltaBits(TensorView base, TensorView model, long i) {
-        float d = ScalarKernel.decode(model, i) - ScalarKernel.decode(base, i);
+        float d = model.get(i) - base.get(i);
         return Float.floatToRawIntBits(d) & 0x7FFFFFFF;
     }
 

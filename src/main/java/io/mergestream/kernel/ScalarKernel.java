@@ -1,27 +1,17 @@
 package io.mergestream.kernel;
 
-import io.mergestream.tensor.BFloat16;
-import io.mergestream.tensor.DType;
-import io.mergestream.tensor.Float16;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The readable reference implementation of {@link MergeKernel}: one element at a time, in exactly the op
  * order of {@link TaskArithmeticOp} and {@link LinearOp}. Its static per-element methods are also what the
  * vector kernel runs on the elements that do not fill a whole vector, so there is one definition of each step.
  *
- * <p>Encoding rounds to nearest even; any NaN becomes the output type's canonical quiet NaN (0x7FC00000,
- * 0x7E00, 0x7FC0), because the JIT may propagate either operand's NaN and only a canonical NaN keeps the
+ * <p>Elements are read and written with {@link TensorView#get} and {@link TensorView#set}, the one scalar codec
+ * ({@link io.mergestream.tensor.Elements}): encoding rounds to nearest even and any NaN becomes the output type's
+ * canonical quiet NaN, because the JIT may propagate either operand's NaN and only a canonical NaN keeps the
  * kernels bit-identical.
  */
 public final class ScalarKernel implements MergeKernel {
-
-    /** Tensor bytes are little-endian and only as aligned as the safetensors header made them. */
-    public static final ValueLayout.OfInt F32_BITS = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final ValueLayout.OfShort HALF_BITS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final int CANONICAL_F32_NAN = 0x7FC00000;
 
     @Override
     public String name() {
@@ -42,7 +32,7 @@ public final class ScalarKernel implements MergeKernel {
         float[] s = new float[p.models];
         float[] t = new float[p.models];
         for (long i = from; i < to; i++) {
-            encode(out, i, taskArithmeticElement(p, base, models, i, s, t));
+            out.set(i, taskArithmeticElement(p, base, models, i, s, t));
         }
     }
 
@@ -52,9 +42,9 @@ public final class ScalarKernel implements MergeKernel {
      */
     public static float taskArithmeticElement(ResolvedTaskArithmetic p, TensorView base, TensorView[] models,
                                               long i, float[] s, float[] t) {
-        float b = decode(base, i);
+        float b = base.get(i);
         for (int j = 0; j < p.models; j++) {
-            float d = decode(models[j], i) - b;
+            float d = models[j].get(i) - b;
             s[j] = sparsify(p, j, d, i);
         }
         return combine(p, b, s, t);
@@ -139,10 +129,10 @@ public final class ScalarKernel implements MergeKernel {
                                    long from, long to) {
         boolean normalize = !Float.isNaN(divisor);
         for (long i = from; i < to; i++) {
-            float acc = w[0] * decode(models[0], i);
-            for (int j = 1; j < w.length; j++) acc += w[j] * decode(models[j], i);
+            float acc = w[0] * models[0].get(i);
+            for (int j = 1; j < w.length; j++) acc += w[j] * models[j].get(i);
             if (normalize) acc = acc / divisor;
-            encode(out, i, acc);
+            out.set(i, acc);
         }
     }
 
@@ -153,39 +143,6 @@ public final class ScalarKernel implements MergeKernel {
     }
 
     public static void convertRange(TensorView in, TensorView out, long from, long to) {
-        for (long i = from; i < to; i++) encode(out, i, decode(in, i));
+        for (long i = from; i < to; i++) out.set(i, in.get(i));
     }
-
-    /** Element i of a float tensor, exactly widened to f32. */
-    public static float decode(TensorView view, long i) {
-        MemorySegment data = view.data();
-        long at = i - view.origin();
-        return switch (view.dtype()) {
-            case F32 -> Float.intBitsToFloat(data.get(F32_BITS, at * 4));
-            case BF16 -> BFloat16.toFloat(data.get(HALF_BITS, at * 2));
-            case F16 -> Float16.toFloat(data.get(HALF_BITS, at * 2));
-            default -> throw notFloat(view.dtype());
-        };
-    }
-
-    /** Writes element i, rounded to nearest even; NaN becomes the type's canonical NaN. */
-    public static void encode(TensorView view, long i, float value) {
-        MemorySegment data = view.data();
-        long at = i - view.origin();
-        switch (view.dtype()) {
-            case F32 -> data.set(F32_BITS, at * 4, f32Bits(value));
-            case BF16 -> data.set(HALF_BITS, at * 2, BFloat16.fromFloat(value));
-            case F16 -> data.set(HALF_BITS, at * 2, Float16.fromFloat(value));
-            default -> throw notFloat(view.dtype());
-        }
-    }
-
-    public static int f32Bits(float value) {
-        return Float.isNaN(value) ? CANONICAL_F32_NAN : Float.floatToRawIntBits(value);
-    }
-
-    private static IllegalArgumentException notFloat(DType dtype) {
-        return new IllegalArgumentException("dtype " + dtype + " is not merged; the kernels take F32, F16 and BF16");
-    }
-
 }

@@ -1,6 +1,7 @@
 package io.mergestream.kernel;
 
 import io.mergestream.tensor.DType;
+import io.mergestream.tensor.Elements;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -32,6 +33,16 @@ public record TensorView(MemorySegment data, DType dtype, long origin) {
     /** One past the last element held: {@code origin + elements()}. */
     public long end() {
         return origin + elements();
+    }
+
+    /** Flat element {@code i}, exactly widened to f32 (the codec of {@link Elements}). */
+    public float get(long i) {
+        return Elements.decode(data, dtype, i - origin);
+    }
+
+    /** Writes flat element {@code i}, rounded to nearest even; NaN becomes the type's canonical NaN. */
+    public void set(long i, float value) {
+        Elements.encode(data, dtype, i - origin, value);
     }
 
     /** Byte offset of flat element {@code i} in {@code data}. */

@@ -1,11 +1,9 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code arcee_fusion}: mergekit's Arcee Fusion of a base {@code b} and one other model {@code x}: the other
@@ -56,16 +54,16 @@ public final class ArceeFusion implements MergeMethod {
         float threshold = median + 1.5f * (q3 - q1);
         return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
-                float bi = ScalarKernel.decode(b, i);
-                float d = ScalarKernel.decode(x, i) - bi;
+                float bi = b.get(i);
+                float d = x.get(i) - bi;
                 float mask = importance(x, b, kl, row, i) >= threshold ? 1f : 0f;
-                ScalarKernel.encode(out, i, bi + d * mask);
+                out.set(i, bi + d * mask);
             }
         };
     }
 
     static float importance(TensorView x, TensorView b, float[] kl, long row, long i) {
-        float d = Math.abs(ScalarKernel.decode(x, i) - ScalarKernel.decode(b, i));
+        float d = Math.abs(x.get(i) - b.get(i));
         return d * kl[(int) (i / row)];
     }
 
@@ -104,18 +102,18 @@ public final class ArceeFusion implements MergeMethod {
     static float divergence(TensorView x, TensorView b, long start, long length) {
         double mx = Double.NEGATIVE_INFINITY, mb = Double.NEGATIVE_INFINITY;
         for (long i = start; i < start + length; i++) {
-            mx = Math.max(mx, ScalarKernel.decode(x, i));
-            mb = Math.max(mb, ScalarKernel.decode(b, i));
+            mx = Math.max(mx, x.get(i));
+            mb = Math.max(mb, b.get(i));
         }
         double sx = 0, sb = 0;
         for (long i = start; i < start + length; i++) {
-            sx += StrictMath.exp(ScalarKernel.decode(x, i) - mx);
-            sb += StrictMath.exp(ScalarKernel.decode(b, i) - mb);
+            sx += StrictMath.exp(x.get(i) - mx);
+            sb += StrictMath.exp(b.get(i) - mb);
         }
         double kl = 0;
         for (long i = start; i < start + length; i++) {
-            double pc = StrictMath.exp(ScalarKernel.decode(x, i) - mx) / sx + EPS;
-            double qc = StrictMath.exp(ScalarKernel.decode(b, i) - mb) / sb + EPS;
+            double pc = StrictMath.exp(x.get(i) - mx) / sx + EPS;
+            double qc = StrictMath.exp(b.get(i) - mb) / sb + EPS;
             kl += pc * StrictMath.log(pc / qc);
         }
         float f = (float) kl;

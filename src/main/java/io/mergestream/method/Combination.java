@@ -2,7 +2,6 @@ package io.mergestream.method;
 
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.LinearOp;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.Sparsifier;
 import io.mergestream.kernel.TaskArithmeticOp;
 import io.mergestream.kernel.TensorView;
@@ -42,20 +41,20 @@ final class Combination {
         return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
                 float[] cv = c[(int) layout.vectorOf(i)];
-                ScalarKernel.encode(out, i, element(cv, base, xs, i));
+                out.set(i, element(cv, base, xs, i));
             }
         };
     }
 
     private static float element(float[] c, TensorView base, TensorView[] xs, long i) {
         if (base == null) {
-            float acc = c[0] * ScalarKernel.decode(xs[0], i);
-            for (int j = 1; j < c.length; j++) acc += c[j] * ScalarKernel.decode(xs[j], i);
+            float acc = c[0] * xs[0].get(i);
+            for (int j = 1; j < c.length; j++) acc += c[j] * xs[j].get(i);
             return acc;
         }
-        float b = ScalarKernel.decode(base, i);
-        float mixed = c[0] * (ScalarKernel.decode(xs[0], i) - b);
-        for (int j = 1; j < c.length; j++) mixed += c[j] * (ScalarKernel.decode(xs[j], i) - b);
+        float b = base.get(i);
+        float mixed = c[0] * (xs[0].get(i) - b);
+        for (int j = 1; j < c.length; j++) mixed += c[j] * (xs[j].get(i) - b);
         return b + mixed;
     }
 

@@ -1,7 +1,6 @@
 package io.mergestream.method;
 
 import io.mergestream.kernel.DareMask;
-import io.mergestream.kernel.ScalarKernel;
 import java.util.Arrays;
 
 /**
@@ -65,7 +64,7 @@ final class DellaMagprune implements DeltaSparsifier {
     private void rank(long rowStart, int n, long[] keys, int[] rank) {
         for (int c = 0; c < n; c++) {
             long i = rowStart + c;
-            float d = ScalarKernel.decode(in.modelAt(model, i), i) - ScalarKernel.decode(in.base(), i);
+            float d = (in.modelAt(model, i)).get(i) - in.base().get(i);
             keys[c] = (long) (Float.floatToRawIntBits(d) & 0x7FFFFFFF) << 32 | c;
         }
         Arrays.sort(keys, 0, n);

@@ -1,8 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
-import io.mergestream.kernel.ScalarKernel;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.TensorView;
 
 /**
@@ -44,9 +43,9 @@ final class Gram {
         double[] y = new double[k];
         for (long e = 0; e < count; e++) {
             long i = start + e * stride;
-            float b = base == null ? 0f : ScalarKernel.decode(base, i);
+            float b = base == null ? 0f : base.get(i);
             for (int j = 0; j < k; j++) {
-                float x = ScalarKernel.decode(xs[j], i);
+                float x = xs[j].get(i);
                 y[j] = base == null ? x : x - b;
             }
             for (int a = 0; a < k; a++) {

@@ -1,8 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code karcher}: mergekit's weighted Karcher (Riemannian) mean on the unit hypersphere, the whole tensor as

@@ -1,9 +1,8 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.LinearOp;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 
 /** {@code linear}: the weighted average of the models' parameters (Wortsman et al., model soups). */
 public final class Linear implements MergeMethod {

@@ -1,8 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 import java.util.Arrays;
 
 /**

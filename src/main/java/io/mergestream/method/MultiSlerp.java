@@ -1,9 +1,8 @@
 package io.mergestream.method;
 
 import io.mergestream.MergestreamException;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code multislerp}: mergekit's barycentric interpolation on the hypersphere for any number of models, the

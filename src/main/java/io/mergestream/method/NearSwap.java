@@ -1,10 +1,8 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code nearswap}: mergekit's NearSwap: per element, in f32, with the base {@code v0}, the other model
@@ -34,7 +32,7 @@ public final class NearSwap implements MergeMethod {
         TensorView v1 = in.models()[0];
         return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
-                ScalarKernel.encode(out, i, element(t, ScalarKernel.decode(v0, i), ScalarKernel.decode(v1, i)));
+                out.set(i, element(t, v0.get(i), v1.get(i)));
             }
         };
     }

@@ -1,8 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code nuslerp}: mergekit's NuSLERP. Two models {@code x_0, x_1} with weights {@code w_0, w_1} give

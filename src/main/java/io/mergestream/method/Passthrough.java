@@ -1,8 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code passthrough}: the one input model's tensor, times its {@code scale} (default 1) — mergekit's way to

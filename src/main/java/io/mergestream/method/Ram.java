@@ -1,9 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.kernel.ScalarKernel;
-import io.mergestream.plan.TensorParams;
 import java.util.List;
 
 /**
@@ -78,7 +76,7 @@ public final class Ram implements MergeMethod {
                     float x = d[j][o];
                     if (Math.abs(x) > eps) mixed += c == 1 ? x * lambda[j] : x / c;
                 }
-                ScalarKernel.encode(out, i, ScalarKernel.decode(in.base(), i) + mixed);
+                out.set(i, in.base().get(i) + mixed);
             }
         };
     }

@@ -1,10 +1,8 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
-import io.mergestream.kernel.ScalarKernel;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code sce}: Select, Calculate, Erase (Wan et al., FuseChat), as mergekit's {@code sce}. Per element,
@@ -62,7 +60,7 @@ public final class Sce implements MergeMethod {
             float[][] v = selectedDeltas(in, sel, start, count);
             for (int o = 0; o < count; o++) {
                 long i = start + o;
-                float b = ScalarKernel.decode(in.base(), i);
+                float b = in.base().get(i);
                 float vote = v[0][o];
                 for (int j = 1; j < m; j++) vote += v[j][o];
                 boolean positive = vote >= 0f;
@@ -74,7 +72,7 @@ public final class Sce implements MergeMethod {
                         divisor += w[j];
                     }
                 }
-                ScalarKernel.encode(out, i, b + mixed / Math.max(divisor, 1e-6f));
+                out.set(i, b + mixed / Math.max(divisor, 1e-6f));
             }
         };
     }

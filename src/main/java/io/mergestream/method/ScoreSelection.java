@@ -1,6 +1,6 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 
 /**
  * Exact top-k of a non-negative per-element score computed from the inputs (SCE's variance across the

@@ -1,9 +1,8 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * {@code slerp}: spherical linear interpolation from the base {@code v0} to the other model {@code v1} at

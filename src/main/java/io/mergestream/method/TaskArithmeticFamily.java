@@ -1,7 +1,7 @@
 package io.mergestream.method;
 
-import io.mergestream.engine.BlockReduction;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.BlockReduction;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.DareMask;
 import io.mergestream.kernel.MergeKernel;
@@ -10,12 +10,11 @@ import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.Sparsifier;
 import io.mergestream.kernel.TaskArithmeticOp;
 import io.mergestream.kernel.TensorView;
-import io.mergestream.plan.TensorParams;
 
 /**
  * The task-arithmetic family of merge-semantics.md: sparsify each fine-tune's delta, weight it, optionally
  * elect a sign per element, sum, normalize, scale by lambda and add to the base. The members differ only
- * in their sparsifier and whether they elect signs; each is a one-line subclass.
+ * in their sparsifier and whether they elect signs, which their entry in {@code recipe.MethodCatalog} gives.
  *
  * <p>Sparsifiers that are kernel {@link Sparsifier} records (none, random, magnitude) run in the fused
  * kernels. breadcrumbs' outlier band and DELLA's rank-based keep probabilities are not records: those members
@@ -33,10 +32,7 @@ import io.mergestream.plan.TensorParams;
  *
  * <p>A recipe whose only model is the base has no delta: the output is the base, as in mergekit.
  */
-public abstract class TaskArithmeticFamily implements MergeMethod {
-
-    /** How a member drops delta elements. */
-    protected enum Sparsification { NONE, RANDOM, MAGNITUDE, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
+public class TaskArithmeticFamily implements MergeMethod {
 
     /** mergekit's tolerance below which an L1 norm is treated as zero and nothing is rescaled. */
     static final double L1_EPS = 1e-7;
@@ -45,7 +41,8 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
     private final Sparsification sparsification;
     private final boolean electsSign;
 
-    protected TaskArithmeticFamily(String name, Sparsification sparsification, boolean electsSign) {
+    /** The member called {@code name} in recipes, as its catalogue entry describes it. */
+    public TaskArithmeticFamily(String name, Sparsification sparsification, boolean electsSign) {
         this.name = name;
         this.sparsification = sparsification;
         this.electsSign = electsSign;
@@ -173,7 +170,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
                     int k0 = r.k0(), k1 = r.k1();
                     long threshold = r.threshold();
                     for (long i = start; i < end; i++) {
-                        double a = Math.abs(ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i));
+                        double a = Math.abs((in.modelAt(j, i)).get(i) - base.get(i));
                         total += a;
                         if (Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold) k += a;
                     }
@@ -182,7 +179,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
                     int bits = m.thresholdBits();
                     long tieCutoff = m.tieCutoff();
                     for (long i = start; i < end; i++) {
-                        float d = ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(base, i);
+                        float d = (in.modelAt(j, i)).get(i) - base.get(i);
                         int ab = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
                         double a = Math.abs(d);
                         total += a;
@@ -202,7 +199,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
     static void deltas(MergeInputs in, int j, long start, int count, float[] d) {
         for (int o = 0; o < count; o++) {
             long i = start + o;
-            d[o] = ScalarKernel.decode(in.modelAt(j, i), i) - ScalarKernel.decode(in.base(), i);
+            d[o] = (in.modelAt(j, i)).get(i) - in.base().get(i);
         }
     }
 
@@ -213,7 +210,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
             float[] b = new float[count];
             float[][] sv = new float[m][count];
             float[] d = new float[count];
-            for (int o = 0; o < count; o++) b[o] = ScalarKernel.decode(in.base(), start + o);
+            for (int o = 0; o < count; o++) b[o] = in.base().get(start + o);
             for (int j = 0; j < m; j++) {
                 deltas(in, j, start, count, d);
                 sp[j].apply(start, count, d, sv[j]);
@@ -222,7 +219,7 @@ public abstract class TaskArithmeticFamily implements MergeMethod {
             float[] t = new float[m];
             for (int o = 0; o < count; o++) {
                 for (int j = 0; j < m; j++) s[j] = sv[j][o];
-                ScalarKernel.encode(out, start + o, ScalarKernel.combine(r, b[o], s, t));
+                out.set(start + o, ScalarKernel.combine(r, b[o], s, t));
             }
         };
     }

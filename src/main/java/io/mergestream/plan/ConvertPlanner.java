@@ -1,8 +1,9 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
-import io.mergestream.engine.ChunkRunner;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.parallel.ChunkRunner;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.method.ChunkOp;

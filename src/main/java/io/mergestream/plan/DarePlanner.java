@@ -1,8 +1,10 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.MethodSettings;
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
 import io.mergestream.format.peft.LoraModel;

@@ -1,5 +1,8 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.MethodSettings;
+import io.mergestream.method.Sparsification;
+import io.mergestream.method.TensorParams;
 import io.mergestream.MergestreamException;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.recipe.MethodSpec;
@@ -50,7 +53,7 @@ final class JobParameters {
                 perModel.computeIfAbsent(p.name(), x -> new double[k])[j] = r.resolveNumberAt(p.name(), name, t);
             }
         }
-        if (method.sparsification() == MethodSpec.Sparsification.DELLA_MAGPRUNE) {
+        if (method.sparsification() == Sparsification.DELLA_MAGPRUNE) {
             checkDellaBounds(recipe, name, entries, densities, perModel.get("epsilon"));
         }
         ParameterResolver g = slice == null ? recipe.mergeParameters() : recipe.mergeParameters(slice);

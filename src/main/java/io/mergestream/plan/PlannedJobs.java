@@ -2,6 +2,8 @@ package io.mergestream.plan;
 
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
+import io.mergestream.method.MethodSettings;
+import io.mergestream.method.TensorParams;
 import io.mergestream.tensor.DType;
 import java.util.AbstractList;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package io.mergestream.plan;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.MergestreamException;
 import io.mergestream.Warnings;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.Json;
 import io.mergestream.format.ModelFiles;
@@ -12,7 +12,6 @@ import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
 import io.mergestream.format.peft.LoraModel;
 import io.mergestream.method.MergeMethod;
-import io.mergestream.method.Methods;
 import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
 import io.mergestream.recipe.OutputSlice;
@@ -102,8 +101,7 @@ public final class Planner {
     }
 
     MergeMethod method() {
-        return Methods.byName(recipe.methodName()).orElseThrow(() ->
-                new MergestreamException(recipe.path() + ": merge_method '" + recipe.methodName() + "' has no implementation"));
+        return recipe.method().implementation();
     }
 
     MergePlan plan(MergeMethod method, ModelInput base, List<ModelInput> models, List<TensorJob> jobs,

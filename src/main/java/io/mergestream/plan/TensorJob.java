@@ -1,5 +1,6 @@
 package io.mergestream.plan;
 
+import io.mergestream.method.TensorParams;
 import io.mergestream.format.TensorSource;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;

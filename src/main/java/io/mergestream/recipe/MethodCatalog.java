@@ -1,7 +1,20 @@
 package io.mergestream.recipe;
 
+import io.mergestream.method.ArceeFusion;
+import io.mergestream.method.Karcher;
+import io.mergestream.method.Linear;
+import io.mergestream.method.MergeMethod;
+import io.mergestream.method.ModelStock;
+import io.mergestream.method.MultiSlerp;
+import io.mergestream.method.NearSwap;
+import io.mergestream.method.NuSlerp;
+import io.mergestream.method.Passthrough;
+import io.mergestream.method.Ram;
+import io.mergestream.method.Sce;
+import io.mergestream.method.Slerp;
+import io.mergestream.method.Sparsification;
+import io.mergestream.method.TaskArithmeticFamily;
 import io.mergestream.recipe.MethodSpec.BaseUse;
-import io.mergestream.recipe.MethodSpec.Sparsification;
 import io.mergestream.recipe.ParameterDef.NumberRange;
 
 import java.util.LinkedHashMap;
@@ -10,8 +23,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The merge methods mergestream runs (the whole catalogue of merge-semantics.md), with their parameters and
- * defaults.
+ * The merge methods mergestream runs (the whole catalogue of merge-semantics.md), with their parameters,
+ * defaults and implementations: one entry per method, the only place a method is named, so a recipe name
+ * without an implementation (or the reverse) cannot be written down.
  *
  * <p>Parameters, all as in mergekit unless noted:
  * <ul>
@@ -80,9 +94,10 @@ public final class MethodCatalog {
 
     private static final Map<String, MethodSpec> SUPPORTED = index(
             new MethodSpec("linear", BaseUse.LISTED_ONLY, Sparsification.NONE, false,
-                    List.of(WEIGHT), List.of(normalize(true)), 1, ANY, false),
+                    List.of(WEIGHT), List.of(normalize(true)), 1, ANY, false, new Linear()),
             new MethodSpec("task_arithmetic", BaseUse.DELTAS, Sparsification.NONE, false,
-                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK), 1, ANY, true),
+                    List.of(WEIGHT), List.of(normalize(false), LAMBDA, INT8_MASK), 1, ANY, true,
+                    new TaskArithmeticFamily("task_arithmetic", Sparsification.NONE, false)),
             family("ties", Sparsification.MAGNITUDE, true, true, false),
             family("dare_linear", Sparsification.RANDOM, false, false, true),
             family("dare_ties", Sparsification.RANDOM, true, false, true),
@@ -90,28 +105,28 @@ public final class MethodCatalog {
             family("breadcrumbs_ties", Sparsification.MAGNITUDE_OUTLIERS, true, false, false, GAMMA),
             family("della_linear", Sparsification.DELLA_MAGPRUNE, false, false, true, EPSILON),
             family("della", Sparsification.DELLA_MAGPRUNE, true, true, true, EPSILON),
-            deltas("sce", List.of(), List.of(SELECT_TOPK, INT8_MASK)),
-            deltas("ram", List.of(), List.of(RAM_EPSILON)),
-            deltas("ramplus_tl", List.of(), List.of(RAM_R, RAM_ALPHA, RAM_EPSILON)),
-            other("slerp", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.requiredNumber("t")), 1, 1),
+            deltas("sce", List.of(), List.of(SELECT_TOPK, INT8_MASK), new Sce()),
+            deltas("ram", List.of(), List.of(RAM_EPSILON), Ram.ram()),
+            deltas("ramplus_tl", List.of(), List.of(RAM_R, RAM_ALPHA, RAM_EPSILON), Ram.plusTensorLocal()),
+            other("slerp", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.requiredNumber("t")), 1, 1, new Slerp()),
             other("nuslerp", BaseUse.OPTIONAL_DELTAS, List.of(WEIGHT),
                     List.of(ParameterDef.flag("nuslerp_row_wise", false), ParameterDef.flag("nuslerp_flatten", true)),
-                    2, 2),
+                    2, 2, new NuSlerp()),
             other("multislerp", BaseUse.OPTIONAL_DELTAS, List.of(WEIGHT),
                     List.of(ParameterDef.flag("normalize_weights", true),
-                            ParameterDef.number("eps", 1e-8, NumberRange.POSITIVE)), 1, ANY),
+                            ParameterDef.number("eps", 1e-8, NumberRange.POSITIVE)), 1, ANY, new MultiSlerp()),
             other("karcher", BaseUse.MERGED, List.of(),
                     // at most 10000 iterations: each costs O(K²) on the Gram matrix, and the step converges
                     // to f64 precision in far fewer (mergekit: 10); an unbounded max_iter with tol 0 never ends
                     List.of(ParameterDef.number("max_iter", 10, new NumberRange(0, true, 10_000, true)),
-                            ParameterDef.number("tol", 1e-5, NumberRange.NON_NEGATIVE)), 1, ANY),
+                            ParameterDef.number("tol", 1e-5, NumberRange.NON_NEGATIVE)), 1, ANY, new Karcher()),
             other("model_stock", BaseUse.REFERENCE, List.of(), List.of(ParameterDef.flag("filter_wise", false)),
-                    2, ANY),
+                    2, ANY, new ModelStock()),
             other("nearswap", BaseUse.REFERENCE, List.of(),
-                    List.of(ParameterDef.requiredNumber("t")), 1, 1),
-            other("arcee_fusion", BaseUse.REFERENCE, List.of(), List.of(), 1, 1),
+                    List.of(ParameterDef.requiredNumber("t")), 1, 1, new NearSwap()),
+            other("arcee_fusion", BaseUse.REFERENCE, List.of(), List.of(), 1, 1, new ArceeFusion()),
             other("passthrough", BaseUse.MERGED, List.of(ParameterDef.number("scale", 1.0, NumberRange.FINITE)),
-                    List.of(), 1, 1));
+                    List.of(), 1, 1, new Passthrough()));
 
     /**
      * A sparsify-weight-(elect)-sum member of the task-arithmetic family with its defaults. A recipe listing only
@@ -124,13 +139,15 @@ public final class MethodCatalog {
         List<ParameterDef> merge = new java.util.ArrayList<>(List.of(normalize(normalize), rescale(rescale), LAMBDA,
                 INT8_MASK));
         if (signConsensus) merge.add(SIGN_ELECTION);
-        return new MethodSpec(name, BaseUse.DELTAS, sparsification, signConsensus, model, merge, 1, ANY, true);
+        return new MethodSpec(name, BaseUse.DELTAS, sparsification, signConsensus, model, merge, 1, ANY, true,
+                new TaskArithmeticFamily(name, sparsification, signConsensus));
     }
 
     /** Other delta methods on the base (sce, ram): their own parameters, no sparsifier of the table. */
-    private static MethodSpec deltas(String name, List<ParameterDef> modelParameters, List<ParameterDef> mergeParameters) {
+    private static MethodSpec deltas(String name, List<ParameterDef> modelParameters, List<ParameterDef> mergeParameters,
+                                     MergeMethod implementation) {
         return new MethodSpec(name, BaseUse.DELTAS, Sparsification.NONE, false, modelParameters, mergeParameters,
-                1, ANY, true);
+                1, ANY, true, implementation);
     }
 
     /**
@@ -138,9 +155,10 @@ public final class MethodCatalog {
      * family and the other delta methods, a recipe whose only model is the base gives the base).
      */
     private static MethodSpec other(String name, BaseUse base, List<ParameterDef> modelParameters,
-                                    List<ParameterDef> mergeParameters, int minModels, int maxModels) {
+                                    List<ParameterDef> mergeParameters, int minModels, int maxModels,
+                                    MergeMethod implementation) {
         return new MethodSpec(name, base, Sparsification.NONE, false, modelParameters, mergeParameters,
-                minModels, maxModels, true);
+                minModels, maxModels, true, implementation);
     }
 
     private MethodCatalog() {}

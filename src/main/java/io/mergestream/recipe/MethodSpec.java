@@ -1,5 +1,7 @@
 package io.mergestream.recipe;
 
+import io.mergestream.method.MergeMethod;
+import io.mergestream.method.Sparsification;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -22,6 +24,7 @@ import java.util.stream.Stream;
  * @param maxModels        the most merged models
  * @param loneInputAllowed true if a recipe whose only input is one model (the base counted) is valid and
  *                         gives that model, as mergekit's spherical and reference methods return a lone tensor
+ * @param implementation   what runs it; its {@link MergeMethod#name()} is {@code name}
  */
 public record MethodSpec(
         String name,
@@ -32,7 +35,8 @@ public record MethodSpec(
         List<ParameterDef> mergeParameters,
         int minModels,
         int maxModels,
-        boolean loneInputAllowed) {
+        boolean loneInputAllowed,
+        MergeMethod implementation) {
 
     /** What a method does with {@code base_model}. */
     public enum BaseUse {
@@ -48,10 +52,10 @@ public record MethodSpec(
         LISTED_ONLY
     }
 
-    /** The sparsifier applied to each delta (merge-semantics.md, "Sparsifiers"). */
-    public enum Sparsification { NONE, RANDOM, MAGNITUDE, MAGNITUDE_OUTLIERS, DELLA_MAGPRUNE }
-
     public MethodSpec {
+        if (!implementation.name().equals(name)) {
+            throw new IllegalArgumentException("method " + name + " implemented by " + implementation.name());
+        }
         modelParameters = List.copyOf(modelParameters);
         mergeParameters = List.copyOf(mergeParameters);
     }

@@ -3,19 +3,16 @@ package io.mergestream.testdata;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.format.Json;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.format.safetensors.ShardedWriter;
-import io.mergestream.tensor.BFloat16;
 import io.mergestream.tensor.DType;
-import io.mergestream.tensor.Float16;
+import io.mergestream.tensor.Elements;
 import io.mergestream.testdata.ModelLayout.TensorSpec;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,9 +41,6 @@ public final class FamilyGenerator {
 
     public static final int CHUNK_BYTES = 1 << 20;
     public static final String FAMILY_FILE = "family.json";
-
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final FamilySpec spec;
     private final int threads;
@@ -197,18 +191,7 @@ public final class FamilyGenerator {
 
     /** Elements [from, from + count) of the source into {@code seg}, element from at byte 0. */
     private static void write(Source s, DType dtype, MemorySegment seg, long from, int count) {
-        switch (dtype) {
-            case BF16 -> {
-                for (int o = 0; o < count; o++) seg.set(SHORT_LE, o * 2L, BFloat16.fromFloat(s.value(from + o)));
-            }
-            case F16 -> {
-                for (int o = 0; o < count; o++) seg.set(SHORT_LE, o * 2L, Float16.fromFloat(s.value(from + o)));
-            }
-            case F32 -> {
-                for (int o = 0; o < count; o++) seg.set(FLOAT_LE, o * 4L, s.value(from + o));
-            }
-            default -> throw new IllegalStateException("unsupported dtype " + dtype);
-        }
+        for (int o = 0; o < count; o++) Elements.encode(seg, dtype, o, s.value(from + o));
     }
 
     /** The value source of one tensor of one model: keys and distribution parameters, fixed per tensor. */

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mergestream.TestModels;
 import io.mergestream.analysis.DeltaStats.Figures;
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.tensor.DType;
 import io.mergestream.testdata.FamilyGenerator;
 import io.mergestream.testdata.FamilySpec;

@@ -192,7 +192,7 @@ class FaultInjectionTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-Xmx128m", "-XX:ErrorFile=" + cwd.resolve("hs_err_pid%p.log"),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+                "-cp", io.mergestream.TestFiles.childClassPath(), Main.class.getName()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).directory(cwd.toFile())
                 .redirectOutput(cwd.resolve("stdout.txt").toFile())

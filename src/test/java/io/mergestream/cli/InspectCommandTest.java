@@ -142,7 +142,7 @@ class InspectCommandTest {
     @Test
     void inspectDotFromInsideAShardedModel() throws IOException, InterruptedException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java.toString(), "-cp", io.mergestream.TestFiles.childClassPath(),
                 Main.class.getName(), "inspect", ".")
                 .directory(model.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -57,7 +57,7 @@ class LargeHeadersInLauncherHeapTest {
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
         cmd.addAll(launcherHeapFlags());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), Main.class.getName()));
         cmd.addAll(List.of(args));
         Path out = dir.resolve("child.out");
         Path err = dir.resolve("child.err");

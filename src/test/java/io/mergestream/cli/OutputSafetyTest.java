@@ -88,7 +88,7 @@ class OutputSafetyTest {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx128m"));
         cmd.addAll(jvm);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), Main.class.getName()));
         cmd.addAll(List.of(args));
         Path logs = Files.createTempDirectory(dir, "child");
         Process p = new ProcessBuilder(cmd).directory(cwd.toFile())

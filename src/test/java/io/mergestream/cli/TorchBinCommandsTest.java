@@ -1,12 +1,13 @@
 package io.mergestream.cli;
 
+import io.mergestream.format.CheckpointFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.safetensors.SafetensorsFile;
@@ -73,7 +74,7 @@ class TorchBinCommandsTest {
         assertEquals(2, j.get("shards").size());
         assertEquals("pytorch_model-00001-of-00002.bin", j.get("shards").get(0).get("file").asText());
         // total_size in the index that torch's save_pretrained wrote
-        JsonNode index = Json.read(FIXTURES.resolve("ft2-sharded").resolve(Checkpoint.BIN_INDEX_FILE));
+        JsonNode index = Json.read(FIXTURES.resolve("ft2-sharded").resolve(CheckpointFiles.BIN_INDEX_FILE));
         assertEquals(index.get("metadata").get("total_size").asLong(), j.get("total_bytes").asLong());
         // a strided tensor does not stop inspect: it reads no tensor data
         CliRun s = run("inspect", FIXTURES.resolve("ft1-strided").toString());
@@ -90,7 +91,7 @@ class TorchBinCommandsTest {
         assertEquals(0, r.code(), r.err());
         Path expectedDir = original.startsWith("torch-bin/") ? FIXTURES.resolve(original.substring(10)) : Path.of("testdata").resolve(original);
         // 213 KB of tensors at 100 KB a shard: sharded, with an index naming every tensor
-        JsonNode index = Json.read(out.resolve(Checkpoint.INDEX_FILE));
+        JsonNode index = Json.read(out.resolve(CheckpointFiles.INDEX_FILE));
         assertEquals(21, index.get("weight_map").size());
         try (Stream<Path> files = Files.list(out)) {
             List<Path> shards = files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.TestModels;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.TestCheckpoints;
 import io.mergestream.plan.Planner;

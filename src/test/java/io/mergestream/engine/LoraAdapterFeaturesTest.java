@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.parallel.ChunkRunner;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,7 +11,7 @@ import io.mergestream.MergestreamException;
 import io.mergestream.TestModels;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.cli.Main;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.plan.DarePlanner;

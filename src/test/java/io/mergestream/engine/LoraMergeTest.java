@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mergestream.TestModels;
 import io.mergestream.cli.Main;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

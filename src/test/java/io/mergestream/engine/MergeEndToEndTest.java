@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.mergestream.TestModels;
 import io.mergestream.engine.ReferenceMerge.Elect;
 import io.mergestream.engine.ReferenceMerge.Sparsify;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.tensor.DType;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package io.mergestream.engine;
 
+import io.mergestream.parallel.ChunkRunner;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,7 +10,7 @@ import io.mergestream.TestModels;
 import io.mergestream.analysis.DeltaStats;
 import io.mergestream.analysis.ModelDiff;
 import io.mergestream.cli.Version;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.Planner;

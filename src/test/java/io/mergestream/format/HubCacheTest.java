@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -46,7 +47,7 @@ class HubCacheTest {
                 .put("a.weight", new long[] {8, 8}, new float[64])
                 .put("b.weight", new long[] {8, 8}, new float[64])
                 .put("c.weight", new long[] {8, 8}, new float[64]), 200);
-        assertTrue(Files.isRegularFile(model.resolve(Checkpoint.INDEX_FILE)), "the fixture is sharded");
+        assertTrue(Files.isRegularFile(model.resolve(CheckpointFiles.INDEX_FILE)), "the fixture is sharded");
         for (String commit : List.of(MAIN, TAGGED, PR, PINNED)) HubCacheFixture.snapshot(root, "org/name", commit, model);
         HubCacheFixture.ref(root, "org/name", "main", MAIN);
         HubCacheFixture.ref(root, "org/name", "v1.0", TAGGED);
@@ -111,7 +112,7 @@ class HubCacheTest {
         assertEquals(snap("org/name", PINNED), cache.snapshot(id("org/name@" + PINNED)), "no ref: the commit itself");
         assertEquals(snap("gpt2", MAIN), cache.snapshot(id("gpt2")), "an id without an organisation");
         // the snapshot files are links into blobs/, and a checkpoint opens through them
-        Path shard = cache.snapshot(id("org/name")).resolve(Checkpoint.INDEX_FILE);
+        Path shard = cache.snapshot(id("org/name")).resolve(CheckpointFiles.INDEX_FILE);
         assertTrue(Files.isSymbolicLink(shard));
         try (Checkpoint c = Checkpoint.open(cache.snapshot(id("org/name@refs/pr/1")))) {
             assertEquals(3, c.tensorCount());

@@ -66,11 +66,11 @@ public final class MalformedFixtures {
         String s2 = "model-00002-of-00002.safetensors";
         // The index names shard 2 for 'b', but shard 2 is not in the directory.
         f.put("index-names-missing-shard/" + s1, st(a, 4));
-        f.put("index-names-missing-shard/" + Checkpoint.INDEX_FILE, index(Map.of("a", s1, "b", s2)));
+        f.put("index-names-missing-shard/" + CheckpointFiles.INDEX_FILE, index(Map.of("a", s1, "b", s2)));
         // The index maps 'a' to shard 2, but shard 1 holds it.
         f.put("index-maps-tensor-to-wrong-shard/" + s1, st(a, 4));
         f.put("index-maps-tensor-to-wrong-shard/" + s2, st(b, 4));
-        f.put("index-maps-tensor-to-wrong-shard/" + Checkpoint.INDEX_FILE, index(Map.of("a", s2, "b", s2)));
+        f.put("index-maps-tensor-to-wrong-shard/" + CheckpointFiles.INDEX_FILE, index(Map.of("a", s2, "b", s2)));
         // No index; both shards hold 'a'.
         f.put("tensor-stored-in-two-shards/" + s1, st(a, 4));
         f.put("tensor-stored-in-two-shards/" + s2, st(a, 4));

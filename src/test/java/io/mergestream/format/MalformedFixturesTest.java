@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,9 +49,9 @@ class MalformedFixturesTest {
                 rule("trailing-bytes-after-tensors.safetensors", null, "cover 8 bytes of a 12-byte data section", "unused bytes"),
                 rule("truncated-data-section.safetensors", null, "cover 8 bytes of a 5-byte data section", "truncated"),
                 rule("metadata-value-not-string.safetensors", null, "__metadata__", "'format'", "not a string"),
-                dir("index-names-missing-shard", Checkpoint.INDEX_FILE, "b",
+                dir("index-names-missing-shard", CheckpointFiles.INDEX_FILE, "b",
                         "model-00002-of-00002.safetensors", "does not exist"),
-                dir("index-maps-tensor-to-wrong-shard", Checkpoint.INDEX_FILE, "a",
+                dir("index-maps-tensor-to-wrong-shard", CheckpointFiles.INDEX_FILE, "a",
                         "maps it to model-00002-of-00002.safetensors", "does not hold it"),
                 dir("tensor-stored-in-two-shards", "model-00002-of-00002.safetensors", "a",
                         "also stored in model-00001-of-00002.safetensors"),

@@ -63,7 +63,7 @@ class NumpyCrossCheckTest {
         Path dir = Files.createDirectory(tmp.resolve("m"));
         TestCheckpoints.write(dir, ts, 1 << 20);
         Path script = Files.writeString(tmp.resolve("read.py"), READER);
-        Process p = new ProcessBuilder("python3", script.toString(), dir.resolve(Checkpoint.SINGLE_FILE).toString())
+        Process p = new ProcessBuilder("python3", script.toString(), dir.resolve(CheckpointFiles.SINGLE_FILE).toString())
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(true, p.waitFor(60, TimeUnit.SECONDS));

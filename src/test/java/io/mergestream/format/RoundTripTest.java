@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -77,12 +78,12 @@ class RoundTripTest {
         }
         if (maxShard >= totalBytes(ts)) {
             assertEquals(1, n);
-            assertEquals(List.of(Checkpoint.SINGLE_FILE), files);
+            assertEquals(List.of(CheckpointFiles.SINGLE_FILE), files);
         } else {
             assertTrue(n > 1, "expected several shards, got " + n);
             List<String> expectedFiles = new ArrayList<>();
             for (int i = 1; i <= n; i++) expectedFiles.add(String.format("model-%05d-of-%05d.safetensors", i, n));
-            expectedFiles.add(Checkpoint.INDEX_FILE);
+            expectedFiles.add(CheckpointFiles.INDEX_FILE);
             expectedFiles.sort(null);
             assertEquals(expectedFiles, files);
             checkIndex(ts, layout);
@@ -123,7 +124,7 @@ class RoundTripTest {
     }
 
     private void checkIndex(List<Tensor> ts, OutputLayout layout) {
-        JsonNode index = Json.read(tmp.resolve(Checkpoint.INDEX_FILE));
+        JsonNode index = Json.read(tmp.resolve(CheckpointFiles.INDEX_FILE));
         assertEquals(totalBytes(ts), index.get("metadata").get("total_size").asLong());
         JsonNode map = index.get("weight_map");
         assertEquals(ts.size(), map.size());
@@ -170,7 +171,7 @@ class RoundTripTest {
                 json.getBytes(StandardCharsets.US_ASCII),
                 new byte[] {10, 11, 12, 13, 1, 2, 3, 9});
         assertEquals(208, expected.length);
-        assertArrayEquals(expected, Files.readAllBytes(tmp.resolve(Checkpoint.SINGLE_FILE)));
+        assertArrayEquals(expected, Files.readAllBytes(tmp.resolve(CheckpointFiles.SINGLE_FILE)));
         try (Stream<Path> s = Files.list(tmp)) {
             assertEquals(1, s.count(), "a single shard has no index");
         }

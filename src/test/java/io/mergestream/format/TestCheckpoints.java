@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.safetensors.ShardedWriter;
 import io.mergestream.tensor.DType;
 import java.lang.foreign.MemorySegment;

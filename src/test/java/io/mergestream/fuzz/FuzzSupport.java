@@ -1,7 +1,7 @@
 package io.mergestream.fuzz;
 
 import io.mergestream.MergestreamException;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.TensorFile;
 import io.mergestream.format.safetensors.SafetensorsFile;
 import io.mergestream.tensor.TensorInfo;

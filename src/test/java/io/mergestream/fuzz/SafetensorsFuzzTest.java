@@ -1,10 +1,11 @@
 package io.mergestream.fuzz;
 
+import io.mergestream.format.CheckpointFiles;
 import static io.mergestream.fuzz.FuzzSupport.check;
 import static io.mergestream.fuzz.FuzzSupport.planted;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.safetensors.SafetensorsHeader;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
@@ -35,7 +36,7 @@ class SafetensorsFuzzTest {
     @FuzzTest
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void fuzzCheckpoint(byte[] file) {
-        FuzzSupport.write(dir.resolve(Checkpoint.SINGLE_FILE), file);
+        FuzzSupport.write(dir.resolve(CheckpointFiles.SINGLE_FILE), file);
         FuzzSupport.refusedOr(() -> {
             try (Checkpoint c = Checkpoint.open(dir)) {
                 check(c.shards().size() == 1, "one file, " + c.shards().size() + " shards");

@@ -1,12 +1,13 @@
 package io.mergestream.fuzz;
 
+import io.mergestream.format.CheckpointFiles;
 import static io.mergestream.fuzz.FuzzSupport.check;
 import static io.mergestream.fuzz.FuzzSupport.planted;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.StoredTensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +44,7 @@ class ShardIndexFuzzTest {
         byte[] shard1 = Arrays.copyOfRange(input, at, at + (int) shard1Length);
         byte[] shard2 = Arrays.copyOfRange(input, at + (int) shard1Length, input.length);
         FuzzSupport.clear(dir);
-        if (index.length > 0) FuzzSupport.write(dir.resolve(Checkpoint.INDEX_FILE), index);
+        if (index.length > 0) FuzzSupport.write(dir.resolve(CheckpointFiles.INDEX_FILE), index);
         FuzzSupport.write(dir.resolve(SHARD1), shard1);
         if (shard2.length > 0) FuzzSupport.write(dir.resolve(SHARD2), shard2);
         FuzzSupport.refusedOr(() -> {

@@ -1,11 +1,12 @@
 package io.mergestream.fuzz;
 
+import io.mergestream.format.CheckpointFiles;
 import static io.mergestream.fuzz.FuzzSupport.check;
 import static io.mergestream.fuzz.FuzzSupport.planted;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.mergestream.MergestreamException;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import java.lang.reflect.Field;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -40,7 +41,7 @@ class TorchBinFuzzTest {
     @FuzzTest
     @Timeout(value = 10, unit = TimeUnit.SECONDS)
     void fuzzTorchZip(byte[] file) {
-        FuzzSupport.write(dir.resolve(Checkpoint.BIN_FILE), file);
+        FuzzSupport.write(dir.resolve(CheckpointFiles.BIN_FILE), file);
         FuzzSupport.refusedOr(() -> {
             try (Checkpoint c = Checkpoint.open(dir)) {
                 check(c.shards().size() == 1, "one file, " + c.shards().size() + " shards");

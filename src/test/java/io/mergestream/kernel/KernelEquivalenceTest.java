@@ -1,5 +1,6 @@
 package io.mergestream.kernel;
 
+import io.mergestream.tensor.Elements;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -157,7 +158,7 @@ class KernelEquivalenceTest {
             float[] halves = new float[65536];
             for (DType half : new DType[]{DType.F16, DType.BF16}) {
                 TensorView in = TestTensors.empty(arena, half, 65536);
-                for (int h = 0; h < 65536; h++) in.data().set(ScalarKernel.HALF_BITS, 2L * h, (short) h);
+                for (int h = 0; h < 65536; h++) in.data().set(Elements.I16, 2L * h, (short) h);
                 float[] widened = TestTensors.decode(in);
                 for (MergeKernel kernel : kernels()) {
                     TensorView out = TestTensors.empty(arena, DType.F32, 65536);

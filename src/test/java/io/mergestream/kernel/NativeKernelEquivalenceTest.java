@@ -1,5 +1,6 @@
 package io.mergestream.kernel;
 
+import io.mergestream.tensor.Elements;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -205,7 +206,7 @@ class NativeKernelEquivalenceTest extends KernelEquivalenceTest {
         MergeKernel kernel = Kernels.byName("native");
         float[] values = {1f, -2f, 3.5f, Float.NaN, 1e-40f};
         TensorView in = new TensorView(MemorySegment.ofArray(new int[values.length]), DType.F32);
-        for (int i = 0; i < values.length; i++) in.data().set(ScalarKernel.F32_BITS, 4L * i, Float.floatToRawIntBits(values[i]));
+        for (int i = 0; i < values.length; i++) in.data().set(Elements.F32_BITS, 4L * i, Float.floatToRawIntBits(values[i]));
         TensorView out = new TensorView(MemorySegment.ofArray(new short[values.length]), DType.BF16);
         kernel.convert(in, out, 0, values.length); // heap segments: the scalar path
         assertBits(values, out, "heap convert");

@@ -30,7 +30,7 @@ class VectorAllocationTest {
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx256m"));
         String forced = System.getProperty(VectorSupport.BITS_PROPERTY);
         if (forced != null) cmd.add("-D" + VectorSupport.BITS_PROPERTY + "=" + forced);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), VectorAllocationProbe.class.getName()));
+        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), VectorAllocationProbe.class.getName()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), output);

@@ -1,5 +1,6 @@
 package io.mergestream.kernel;
 
+import io.mergestream.tensor.Elements;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.mergestream.tensor.DType;
@@ -35,8 +36,8 @@ class VectorBeyond4GTest {
             long from = BOUNDARY - 3000, to = ELEMENTS;
             for (long i = from; i < to; i++) {
                 float b = (float) random.nextGaussian() * 0.02f;
-                ScalarKernel.encode(base, i, b);
-                for (TensorView m : models) ScalarKernel.encode(m, i, b + (float) random.nextGaussian() * 0.002f);
+                base.set(i, b);
+                for (TensorView m : models) m.set(i, b + (float) random.nextGaussian() * 0.002f);
             }
             Sparsifier[] sparsifiers = {DareMask.sparsifier(9, 0, "w", 0.3, true),
                     DareMask.sparsifier(9, 1, "w", 0.6, true)};
@@ -50,8 +51,8 @@ class VectorBeyond4GTest {
                 vector.taskArithmetic(op, base, models, actual, c[0], (int) c[1]);
             }
             for (long i = from; i < to; i++) {
-                assertEquals(expected.data().get(ScalarKernel.HALF_BITS, 2 * i),
-                        actual.data().get(ScalarKernel.HALF_BITS, 2 * i), "element " + i);
+                assertEquals(expected.data().get(Elements.I16, 2 * i),
+                        actual.data().get(Elements.I16, 2 * i), "element " + i);
             }
         }
     }

@@ -84,7 +84,7 @@ class VectorSupportTest {
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx128m"));
         List<String> cli = new ArrayList<>();
         for (String f : flags) (f.startsWith("-X") || f.startsWith("-D") ? cmd : cli).add(f);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "merge",
+        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), Main.class.getName(), "merge",
                 "testdata/recipes/dare_ties.yml", "-o", out.toString(), "-q", "--threads", "1"));
         cmd.addAll(cli);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -228,7 +228,7 @@ class RecipeValidationTest {
         Path recipe = tmp.resolve("bomb.yml");
         Files.writeString(recipe, billionLaughs());
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), "-Xmx128m", "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java.toString(), "-Xmx128m", "--add-modules", "jdk.incubator.vector", "-cp", io.mergestream.TestFiles.childClassPath(),
                 Main.class.getName(), "merge", recipe.toString(), "-o", tmp.resolve("out").toString(), "--dry-run")
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

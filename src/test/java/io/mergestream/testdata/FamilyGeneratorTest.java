@@ -1,5 +1,6 @@
 package io.mergestream.testdata;
 
+import io.mergestream.format.CheckpointFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.safetensors.SafetensorsFile;
@@ -226,7 +227,7 @@ class FamilyGeneratorTest {
         assertFalse(Files.exists(out.resolve("base/model.safetensors.index.json")));
         Path ft1 = out.resolve("ft1");
         assertFalse(Files.exists(ft1.resolve("model.safetensors")));
-        JsonNode index = Json.read(ft1.resolve(Checkpoint.INDEX_FILE));
+        JsonNode index = Json.read(ft1.resolve(CheckpointFiles.INDEX_FILE));
         try (Checkpoint c = Checkpoint.open(ft1)) {
             assertTrue(c.shards().size() >= 3, "shards: " + c.shards().size());
             long sum = c.tensors().stream().mapToLong(t -> t.info().byteSize()).sum();

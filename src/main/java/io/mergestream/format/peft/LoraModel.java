@@ -1,6 +1,6 @@
 package io.mergestream.format.peft;
 
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;

@@ -3,7 +3,7 @@ package io.mergestream.format.safetensors;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.jsontype.TypeSerializer;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.CheckpointFiles;
 import io.mergestream.format.Json;
 import io.mergestream.format.OutputLayout;
 import io.mergestream.tensor.TensorInfo;
@@ -160,7 +160,7 @@ public final class ShardedWriter implements AutoCloseable {
     private void writeIndex() {
         String[] sorted = layout.names();
         java.util.Arrays.sort(sorted);
-        Json.writePretty(directory.resolve(Checkpoint.INDEX_FILE), new com.fasterxml.jackson.databind.JsonSerializable.Base() {
+        Json.writePretty(directory.resolve(CheckpointFiles.INDEX_FILE), new com.fasterxml.jackson.databind.JsonSerializable.Base() {
             @Override
             public void serialize(JsonGenerator g, SerializerProvider provider) throws IOException {
                 g.writeStartObject();

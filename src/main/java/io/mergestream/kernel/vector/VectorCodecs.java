@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * Loads N elements of a float tensor as f32 lanes and stores f32 lanes back, bit-identical to
- * ScalarKernel.decode/encode (including its canonical NaNs). Dtypes are passed as small int codes so the
+ * tensor.Elements, the scalar codec (including its canonical NaNs). Dtypes are passed as small int codes so the
  * hot loops switch on a loop-invariant int.
  */
 final class VectorCodecs {

@@ -1,5 +1,6 @@
 package io.mergestream.format.torch;
 
+import io.mergestream.format.CheckpointFiles;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.mergestream.format.Checkpoint;
+import io.mergestream.format.checkpoint.Checkpoint;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.Json;
 import io.mergestream.format.StoredTensor;
@@ -193,21 +194,21 @@ class TorchBinFixturesTest {
         String s1 = "pytorch_model-00001-of-00002.bin";
         String s2 = "pytorch_model-00002-of-00002.bin";
         String v = "model.layers.0.self_attn.v_proj.weight"; // in shard 2
-        ObjectNode index = (ObjectNode) Json.read(src.resolve(Checkpoint.BIN_INDEX_FILE));
+        ObjectNode index = (ObjectNode) Json.read(src.resolve(CheckpointFiles.BIN_INDEX_FILE));
         ObjectNode map = (ObjectNode) index.get("weight_map");
 
         Path wrong = copy(src, tmp.resolve("wrong-shard"), s1, s2);
-        Json.writePretty(wrong.resolve(Checkpoint.BIN_INDEX_FILE), withEntry(index, map, v, s1));
+        Json.writePretty(wrong.resolve(CheckpointFiles.BIN_INDEX_FILE), withEntry(index, map, v, s1));
         assertIndexRefused(wrong, "tensor '" + v + "'", "maps it to " + s1, "does not hold it");
 
         Path missingShard = copy(src, tmp.resolve("missing-shard"), s1);
-        Json.writePretty(missingShard.resolve(Checkpoint.BIN_INDEX_FILE), index);
+        Json.writePretty(missingShard.resolve(CheckpointFiles.BIN_INDEX_FILE), index);
         assertIndexRefused(missingShard, "shard " + s2, "does not exist");
 
         Path unlisted = copy(src, tmp.resolve("unlisted"), s1, s2);
         ObjectNode less = index.deepCopy();
         ((ObjectNode) less.get("weight_map")).remove(v);
-        Json.writePretty(unlisted.resolve(Checkpoint.BIN_INDEX_FILE), less);
+        Json.writePretty(unlisted.resolve(CheckpointFiles.BIN_INDEX_FILE), less);
         assertIndexRefused(unlisted, "tensor '" + v + "'", "missing from the index's weight_map");
 
         // the same tensors in both shards: shard 1 copied over shard 2's name
@@ -215,7 +216,7 @@ class TorchBinFixturesTest {
         Files.createDirectories(twice);
         Files.copy(src.resolve(s1), twice.resolve(s1));
         Files.copy(src.resolve(s1), twice.resolve(s2));
-        Json.writePretty(twice.resolve(Checkpoint.BIN_INDEX_FILE), withEntry(index, map, v, s2));
+        Json.writePretty(twice.resolve(CheckpointFiles.BIN_INDEX_FILE), withEntry(index, map, v, s2));
         FormatException e = assertThrows(FormatException.class, () -> Checkpoint.open(twice).close());
         assertTrue(e.getMessage().contains("also stored in " + s1), e.getMessage());
     }

@@ -1,4 +1,4 @@
-package io.mergestream.plan;
+package io.mergestream.method;
 
 import io.mergestream.kernel.Consensus;
 import java.util.Locale;

@@ -1,4 +1,4 @@
-package io.mergestream.engine;
+package io.mergestream.parallel;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,8 @@
-package io.mergestream.format;
+package io.mergestream.engine;
 
+import io.mergestream.format.InputModel;
+import io.mergestream.format.TensorFile;
+import io.mergestream.format.checkpoint.Checkpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

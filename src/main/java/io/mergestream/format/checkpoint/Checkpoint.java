@@ -1,22 +1,35 @@
-package io.mergestream.format;
+package io.mergestream.format.checkpoint;
 
+import io.mergestream.format.CheckpointFiles;
+import io.mergestream.format.FormatException;
+import io.mergestream.format.InputModel;
+import io.mergestream.format.Json;
+import io.mergestream.format.NameIndex;
+import io.mergestream.format.StoredTensor;
+import io.mergestream.format.TensorFile;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mergestream.InputFiles;
 import io.mergestream.Names;
 import io.mergestream.Warnings;
 import io.mergestream.format.safetensors.SafetensorsFile;
+import io.mergestream.format.torch.TorchZipFile;
 import io.mergestream.tensor.TensorInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -30,11 +43,6 @@ import java.util.stream.Stream;
  * does. Each shard is mapped once.
  */
 public final class Checkpoint implements InputModel {
-
-    public static final String SINGLE_FILE = "model.safetensors";
-    public static final String INDEX_FILE = "model.safetensors.index.json";
-    public static final String BIN_FILE = "pytorch_model.bin";
-    public static final String BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 
     private final Path location;
     private final List<TensorFile> shards;
@@ -60,15 +68,15 @@ public final class Checkpoint implements InputModel {
             InputFiles.requireRegularFile(location, "safetensors file");
             return fromShards(location, List.of(location), null);
         }
-        Path index = location.resolve(INDEX_FILE);
-        Path single = location.resolve(SINGLE_FILE);
+        Path index = location.resolve(CheckpointFiles.INDEX_FILE);
+        Path single = location.resolve(CheckpointFiles.SINGLE_FILE);
         if (Files.exists(single)) { // not only a regular one: a FIFO named so is refused by name, not skipped
             // transformers' from_pretrained looks for model.safetensors before the index (modeling_utils,
             // _get_resolved_checkpoint_files: SAFE_WEIGHTS_NAME, then SAFE_WEIGHTS_INDEX_NAME), so a
             // directory with both loads the single file: merge what the model's users load.
             if (Files.exists(index)) {
-                Warnings.warn(Names.printable(location) + ": holds both " + SINGLE_FILE + " and " + INDEX_FILE
-                        + "; reading " + SINGLE_FILE + " and ignoring the index, as transformers does");
+                Warnings.warn(Names.printable(location) + ": holds both " + CheckpointFiles.SINGLE_FILE + " and " + CheckpointFiles.INDEX_FILE
+                        + "; reading " + CheckpointFiles.SINGLE_FILE + " and ignoring the index, as transformers does");
             }
             return fromShards(location, List.of(single), null);
         }
@@ -86,9 +94,9 @@ public final class Checkpoint implements InputModel {
      * is refused by name when opened, not skipped.
      */
     private static Checkpoint openBin(Path dir) {
-        Path single = dir.resolve(BIN_FILE);
+        Path single = dir.resolve(CheckpointFiles.BIN_FILE);
         if (Files.exists(single)) return fromShards(dir, List.of(single), null);
-        Path index = dir.resolve(BIN_INDEX_FILE);
+        Path index = dir.resolve(CheckpointFiles.BIN_INDEX_FILE);
         if (Files.exists(index)) return fromIndex(dir, index);
         try (Stream<Path> s = Files.list(dir)) {
             if (s.anyMatch(p -> p.getFileName().toString().endsWith(".gguf"))) {
@@ -98,7 +106,7 @@ public final class Checkpoint implements InputModel {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        throw new FormatException(dir, "holds no .safetensors file and no " + BIN_FILE);
+        throw new FormatException(dir, "holds no .safetensors file and no " + CheckpointFiles.BIN_FILE);
     }
 
     private static Checkpoint fromIndex(Path dir, Path index) {
@@ -143,7 +151,7 @@ public final class Checkpoint implements InputModel {
     private static Checkpoint fromShards(Path location, List<Path> paths, IndexCheck check) {
         List<TensorFile> shards = new ArrayList<>();
         try {
-            for (Path p : paths) shards.add(TensorFile.open(p));
+            for (Path p : paths) shards.add(openFile(p));
             TensorIndex tensors = new TensorIndex(List.copyOf(shards)); // a name stored twice is refused here
             if (check != null) {
                 for (Map.Entry<String, String> e : check.weightMap().entrySet()) {
@@ -290,5 +298,47 @@ public final class Checkpoint implements InputModel {
         if (closed) return;
         closed = true;
         shards.forEach(TensorFile::close);
+    }
+
+    /**
+     * Opens {@code path} by what its first bytes say, whatever its name: a zip (torch.save since 1.6) or a
+     * legacy torch pickle goes to the torch reader; a GGUF file is refused by name; any other {@code .bin},
+     * {@code .pt} or {@code .pth} file also goes to the torch reader (which says what it is not), unless its
+     * bytes are a safetensors header; the rest is read as safetensors.
+     */
+    private static TensorFile openFile(Path path) {
+        if (!Files.exists(path)) throw new FormatException(path, "file not found");
+        // before any open: a FIFO would block it, a device has no size to map
+        String fileName = path.getFileName() == null ? "" : path.getFileName().toString();
+        InputFiles.requireRegularFile(path, fileName.endsWith(".safetensors") ? "safetensors file"
+                : fileName.endsWith(".bin") ? "PyTorch checkpoint" : "model file");
+        byte[] head = new byte[9];
+        int n;
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.wrap(head);
+            while (b.hasRemaining() && ch.read(b) > 0) {
+                // a short read: keep reading until the 9 bytes or the end of the file
+            }
+            n = b.position();
+        } catch (NoSuchFileException e) {
+            throw new FormatException(path, "file not found");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+        if (n >= 4 && head[0] == 'G' && head[1] == 'G' && head[2] == 'U' && head[3] == 'F') {
+            throw new FormatException(path, "is a GGUF file (llama.cpp's format), which mergestream does not read; "
+                    + "merge the model's safetensors or PyTorch .bin checkpoint instead");
+        }
+        String name = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        boolean torchName = name.endsWith(".bin") || name.endsWith(".pt") || name.endsWith(".pth");
+        // A zip starts with a local header "PK\3\4"; a safetensors file whose u64 header length happened to
+        // spell those bytes would still have its JSON '{' at byte 8, where a zip has its compression method.
+        boolean json = n == 9 && head[8] == '{';
+        boolean zip = n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4 && !json;
+        // a safetensors file named .bin (it happens) is read as what it is
+        if (zip || (torchName && !json) || TorchZipFile.isLegacyPickle(head, n)) {
+            return TorchZipFile.open(path);
+        }
+        return SafetensorsFile.open(path);
     }
 }

@@ -1,4 +1,4 @@
-package io.mergestream.plan;
+package io.mergestream.method;
 
 import java.util.Map;
 

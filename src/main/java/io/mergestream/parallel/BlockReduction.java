@@ -1,4 +1,4 @@
-package io.mergestream.engine;
+package io.mergestream.parallel;
 
 import java.util.List;
 import java.util.function.Supplier;

@@ -1,4 +1,4 @@
-package io.mergestream.engine;
+package io.mergestream.parallel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
