@@ -93,22 +93,14 @@ final class DareCommand implements Callable<Integer> {
     public Integer call() {
         if (threads < 1) throw new MergestreamException("--threads must be at least 1");
         if (chunkElements < 1) throw new MergestreamException("--chunk-size must be at least 1");
-        double rho = density();
+        double rho = density(density, dropRate);
         DarePlanner.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
             case "random" -> DarePlanner.Strategy.RANDOM;
             case "magnitude" -> DarePlanner.Strategy.MAGNITUDE;
             default -> throw new MergestreamException("--strategy must be random or magnitude, not '" + strategy + "'");
         };
-        List<Pattern> patterns = new ArrayList<>();
-        for (String e : exclude) {
-            try {
-                patterns.add(Pattern.compile(e));
-            } catch (PatternSyntaxException ex) {
-                throw new MergestreamException("--exclude '" + e + "' is not a valid regex: "
-                        + ex.getDescription());
-            }
-        }
-        TensorParams.Rescale rescale = rescale();
+        List<Pattern> patterns = excludes(exclude);
+        TensorParams.Rescale rescale = rescale(rescaleName, noRescale);
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = MergeCommand.kernel(kernelName);
         // DarePlanner.open resolves each: a local path, BASE+ADAPTER, else a Hugging Face id in the local cache
@@ -123,8 +115,22 @@ final class DareCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** --rescale inverse|l1|none, or --no-rescale (its older spelling); the paper's inverse by default. */
-    private TensorParams.Rescale rescale() {
+    /** --exclude REGEX...: compiled, a bad one named. Shared with pack. */
+    static List<Pattern> excludes(List<String> exclude) {
+        List<Pattern> patterns = new ArrayList<>();
+        for (String e : exclude) {
+            try {
+                patterns.add(Pattern.compile(e));
+            } catch (PatternSyntaxException ex) {
+                throw new MergestreamException("--exclude '" + e + "' is not a valid regex: "
+                        + ex.getDescription());
+            }
+        }
+        return patterns;
+    }
+
+    /** --rescale inverse|l1|none, or --no-rescale (its older spelling); the paper's inverse by default. Shared with pack. */
+    static TensorParams.Rescale rescale(String rescaleName, boolean noRescale) {
         if (rescaleName == null) return noRescale ? TensorParams.Rescale.NONE : TensorParams.Rescale.INVERSE;
         TensorParams.Rescale r = switch (rescaleName.trim().toLowerCase(Locale.ROOT)) {
             case "inverse" -> TensorParams.Rescale.INVERSE;
@@ -139,7 +145,7 @@ final class DareCommand implements Callable<Integer> {
     }
 
     /** The density from exactly one of --density and --drop-rate (1 - P computed in decimal, then rounded once). */
-    private double density() {
+    static double density(String density, String dropRate) {
         if ((dropRate == null) == (density == null)) {
             throw new MergestreamException("give exactly one of --drop-rate P and --density D");
         }
