@@ -256,7 +256,7 @@ public record PackHeader(int version, Strategy strategy, double density, long se
             }
             if (strategy == Strategy.MAGNITUDE) {
                 thresholdBits = (int) r.longIn(t, "threshold_bits", 0, Integer.MAX_VALUE);
-                tieCutoff = r.longIn(t, "tie_cutoff", 0, elements);
+                tieCutoff = r.longIn(t, "tie_cutoff", 0, Long.MAX_VALUE);
             }
         }
         long offset = r.longIn(t, "offset", 0, Long.MAX_VALUE);
