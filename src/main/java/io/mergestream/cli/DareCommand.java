@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
                 "Config and tokenizer files are copied from the fine-tune."})
 final class DareCommand implements Callable<Integer> {
 
-    @Option(names = "--base", required = true, paramLabel = "B", description = "Base model directory.")
+    @Option(names = "--base", paramLabel = "B", description = "Base model directory (required unless --target weights).")
     Path base;
 
     @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
@@ -62,6 +62,11 @@ final class DareCommand implements Callable<Integer> {
                     + "e.g. 'lm_head\\.' or 'classifier\\.'. Repeatable.",
                     "Note: a recipe's exclude: takes the BASE's tensor instead."})
     List<String> exclude = new ArrayList<>();
+
+    @Option(names = "--target", paramLabel = "delta|weights", defaultValue = "delta",
+            description = {"delta (default): drop delta elements, the DARE paper's operation; weights: drop the fine-tuned"
+                    + " parameters themselves (no base), with the same mask and rescale rules: the paper's contrast."})
+    String target;
 
     @Option(names = "--seed", paramLabel = "S", description = "DARE mask seed (default 0).")
     long seed;
@@ -104,7 +109,13 @@ final class DareCommand implements Callable<Integer> {
         long maxShard = ShardSize.parse(shardSize);
         MergeKernel kernel = MergeCommand.kernel(kernelName);
         // DarePlanner.open resolves each: a local path, BASE+ADAPTER, else a Hugging Face id in the local cache
-        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed);
+        DarePlanner.Target t = switch (target.toLowerCase(Locale.ROOT)) {
+            case "delta" -> DarePlanner.Target.DELTA;
+            case "weights" -> DarePlanner.Target.WEIGHTS;
+            default -> throw new MergestreamException("--target must be delta or weights, not '" + target + "'");
+        };
+        if (t == DarePlanner.Target.DELTA && base == null) throw new MergestreamException("--base B is required (unless --target weights)");
+        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed, t);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads, chunkElements, kernel, maxShard,
                     Progress.detect(quiet), System.err);
@@ -179,7 +190,18 @@ final class DareCommand implements Callable<Integer> {
             d.append(" Tensors matching ").append(String.join(", ", exclude.stream().map(e -> "`" + e + "`").toList()))
                     .append(" are the fine-tune's own, unchanged.");
         }
-        StringBuilder cmd = new StringBuilder("mergestream dare --base ").append(base).append(" --model ").append(model)
+        if (base == null) {
+            d.setLength(0);
+            d.append("Every float tensor is `sparsify(model)`: the fine-tuned weights themselves (not the delta), ")
+                    .append(how.replace("delta", "weight"))
+                    .append(", the rest set to 0; kept weights ").append(switch (rescale) {
+                        case NONE -> "are not rescaled.";
+                        case INVERSE -> "are divided by " + rho + ".";
+                        case L1 -> "are scaled so that each tensor keeps its L1 norm.";
+                    });
+        }
+        StringBuilder cmd = new StringBuilder("mergestream dare").append(base == null ? " --target weights" : " --base " + base)
+                .append(" --model ").append(model)
                 .append(" --density ").append(rho).append(" --strategy ").append(s.name().toLowerCase(Locale.ROOT));
         if (rescale != TensorParams.Rescale.INVERSE) cmd.append(" --rescale ").append(rescale.word());
         for (String e : exclude) cmd.append(" --exclude '").append(e).append('\'');
