@@ -16,6 +16,7 @@ module io.mergestream {
     requires com.fasterxml.jackson.dataformat.yaml;
     requires org.yaml.snakeyaml;
     requires info.picocli;
+    requires org.lz4.java;
 
     exports io.mergestream.api;
 

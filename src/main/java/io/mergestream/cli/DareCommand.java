@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
                 "Config and tokenizer files are copied from the fine-tune."})
 final class DareCommand implements Callable<Integer> {
 
-    @Option(names = "--base", required = true, paramLabel = "B", description = "Base model directory.")
+    @Option(names = "--base", paramLabel = "B", description = "Base model directory (required unless --target weights).")
     Path base;
 
     @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
@@ -63,6 +63,11 @@ final class DareCommand implements Callable<Integer> {
                     "Note: a recipe's exclude: takes the BASE's tensor instead."})
     List<String> exclude = new ArrayList<>();
 
+    @Option(names = "--target", paramLabel = "delta|weights", defaultValue = "delta",
+            description = {"delta (default): drop delta elements, the DARE paper's operation; weights: drop the fine-tuned"
+                    + " parameters themselves (no base), with the same mask and rescale rules: the paper's contrast."})
+    String target;
+
     @Mixin
     SharedOptions.Seed seed;
 
@@ -89,26 +94,24 @@ final class DareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        double rho = density();
+        double rho = density(density, dropRate);
         DarePlanner.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
             case "random" -> DarePlanner.Strategy.RANDOM;
             case "magnitude" -> DarePlanner.Strategy.MAGNITUDE;
             default -> throw new MergestreamException("--strategy must be random or magnitude, not '" + strategy + "'");
         };
-        List<Pattern> patterns = new ArrayList<>();
-        for (String e : exclude) {
-            try {
-                patterns.add(Pattern.compile(e));
-            } catch (PatternSyntaxException ex) {
-                throw new MergestreamException("--exclude '" + e + "' is not a valid regex: "
-                        + ex.getDescription());
-            }
-        }
-        TensorParams.Rescale rescale = rescale();
+        List<Pattern> patterns = excludes(exclude);
+        TensorParams.Rescale rescale = rescale(rescaleName, noRescale);
         MergeKernel kernel = this.kernel.kernel();
         long seed = this.seed.orElse(0);
         // DarePlanner.open resolves each: a local path, BASE+ADAPTER, else a Hugging Face id in the local cache
-        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed);
+        DarePlanner.Target t = switch (target.toLowerCase(Locale.ROOT)) {
+            case "delta" -> DarePlanner.Target.DELTA;
+            case "weights" -> DarePlanner.Target.WEIGHTS;
+            default -> throw new MergestreamException("--target must be delta or weights, not '" + target + "'");
+        };
+        if (t == DarePlanner.Target.DELTA && base == null) throw new MergestreamException("--base B is required (unless --target weights)");
+        DarePlanner.Request request = new DarePlanner.Request(base, model, rho, s, rescale, patterns, seed, t);
         try (MergePlan plan = DarePlanner.plan(request)) {
             MergeEngine.Options options = new MergeEngine.Options(threads.count, chunkSize.elements, kernel,
                     shardSize.bytes, Terminal.progress(quiet.quiet), System.err);
@@ -119,8 +122,22 @@ final class DareCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** --rescale inverse|l1|none, or --no-rescale (its older spelling); the paper's inverse by default. */
-    private TensorParams.Rescale rescale() {
+    /** --exclude REGEX...: compiled, a bad one named. Shared with pack. */
+    static List<Pattern> excludes(List<String> exclude) {
+        List<Pattern> patterns = new ArrayList<>();
+        for (String e : exclude) {
+            try {
+                patterns.add(Pattern.compile(e));
+            } catch (PatternSyntaxException ex) {
+                throw new MergestreamException("--exclude '" + e + "' is not a valid regex: "
+                        + ex.getDescription());
+            }
+        }
+        return patterns;
+    }
+
+    /** --rescale inverse|l1|none, or --no-rescale (its older spelling); the paper's inverse by default. Shared with pack. */
+    static TensorParams.Rescale rescale(String rescaleName, boolean noRescale) {
         if (rescaleName == null) return noRescale ? TensorParams.Rescale.NONE : TensorParams.Rescale.INVERSE;
         TensorParams.Rescale r = switch (rescaleName.trim().toLowerCase(Locale.ROOT)) {
             case "inverse" -> TensorParams.Rescale.INVERSE;
@@ -135,7 +152,7 @@ final class DareCommand implements Callable<Integer> {
     }
 
     /** The density from exactly one of --density and --drop-rate (1 - P computed in decimal, then rounded once). */
-    private double density() {
+    static double density(String density, String dropRate) {
         if ((dropRate == null) == (density == null)) {
             throw new MergestreamException("give exactly one of --drop-rate P and --density D");
         }
@@ -169,7 +186,18 @@ final class DareCommand implements Callable<Integer> {
             d.append(" Tensors matching ").append(String.join(", ", exclude.stream().map(e -> "`" + e + "`").toList()))
                     .append(" are the fine-tune's own, unchanged.");
         }
-        StringBuilder cmd = new StringBuilder("mergestream dare --base ").append(base).append(" --model ").append(model)
+        if (base == null) {
+            d.setLength(0);
+            d.append("Every float tensor is `sparsify(model)`: the fine-tuned weights themselves (not the delta), ")
+                    .append(how.replace("delta", "weight"))
+                    .append(", the rest set to 0; kept weights ").append(switch (rescale) {
+                        case NONE -> "are not rescaled.";
+                        case INVERSE -> "are divided by " + rho + ".";
+                        case L1 -> "are scaled so that each tensor keeps its L1 norm.";
+                    });
+        }
+        StringBuilder cmd = new StringBuilder("mergestream dare").append(base == null ? " --target weights" : " --base " + base)
+                .append(" --model ").append(model)
                 .append(" --density ").append(rho).append(" --strategy ").append(s.name().toLowerCase(Locale.ROOT));
         if (rescale != TensorParams.Rescale.INVERSE) cmd.append(" --rescale ").append(rescale.word());
         for (String e : exclude) cmd.append(" --exclude '").append(e).append('\'');

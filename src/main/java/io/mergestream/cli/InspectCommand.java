@@ -43,6 +43,11 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (io.mergestream.format.pack.PackFile.isPack(model)) {
+            PackInspect.print(out, model, tensors, json.json);
+            out.flush();
+            return 0;
+        }
         try (Checkpoint ckpt = Checkpoint.open(ModelLocator.locate(model.toString(), "MODEL"))) {
             Summary s = Summary.of(ckpt);
             if (json.json) {

@@ -31,7 +31,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "mergestream", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Merges large language model checkpoints as a stream (DARE, TIES, task arithmetic).",
-        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, DeltaStatsCommand.class, DiffCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class,
+        subcommands = {MergeCommand.class, InspectCommand.class, TestdataCommand.class, DareCommand.class, PackCommand.class, ApplyCommand.class, DeltaStatsCommand.class, DiffCommand.class, ConvertCommand.class, CommandLine.HelpCommand.class,
                 AutoComplete.GenerateCompletion.class})
 public final class Main {
 

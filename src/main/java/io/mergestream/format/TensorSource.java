@@ -41,6 +41,16 @@ public interface TensorSource {
      */
     void fill(long start, int count, MemorySegment dst);
 
+    /**
+     * For a source that holds only the kept elements of a sparsified delta, the others being the base's (a delta
+     * pack's kept view, format.pack), the L1 norm {@code Σ|model − base|} of the whole delta it was drawn from, summed
+     * as the L1 rescale sums it (its blocks in double): what {@code rescale: true} needs and the kept elements no
+     * longer tell. NaN for every other source.
+     */
+    default double deltaL1() {
+        return Double.NaN;
+    }
+
     /** The tensor has been read: its pages may leave the resident set (and the page cache with {@code evict}). */
     void doneReading(boolean evict);
 }

@@ -9,6 +9,18 @@ package io.mergestream.kernel;
  */
 public sealed interface Sparsifier {
 
+    /** mergekit's tolerance below which an L1 norm is treated as zero and nothing is rescaled. */
+    double L1_EPS = 1e-7;
+
+    /**
+     * The L1 rule's divisor of kept values, {@code (float) (kept / total)} from the two sums over the whole tensor,
+     * or NaN when either is below {@link #L1_EPS} (nothing is rescaled, as mergekit does).
+     */
+    static float l1Divisor(double total, double kept) {
+        if (total < L1_EPS || kept < L1_EPS) return Float.NaN;
+        return (float) (kept / total);
+    }
+
     /** Keeps every element unchanged (density 1, or a method without sparsification). */
     record None() implements Sparsifier {}
 

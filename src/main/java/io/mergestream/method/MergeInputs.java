@@ -125,6 +125,11 @@ public final class MergeInputs implements AutoCloseable {
         return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
 
+    /** Fine-tune j's source's {@link TensorSource#deltaL1()}: NaN unless it is a kept delta (a pack). */
+    public double deltaL1(int j) {
+        return modelSources[j].deltaL1();
+    }
+
     public int modelCount() {
         return modelSources.length;
     }

@@ -16,6 +16,14 @@ public interface MergeMethod {
     ChunkOp prepare(String tensor, TensorParams params, MergeInputs inputs, MergeKernel kernel, ChunkRunner runner);
 
     /**
+     * Whether it drops delta elements with the DARE keep-mask of docs/dare-mask.md (dare_linear, dare_ties): then a
+     * delta pack drawn with the same density, seed and model ordinal is read as its kept delta, not dropped twice.
+     */
+    default boolean drawsDareMask() {
+        return false;
+    }
+
+    /**
      * True when every pass of this tensor's merge reads its inputs one chunk at a time, through
      * {@link MergeInputs#forEachPiece} or {@link MergeInputs#windows} only: computed inputs (LoRA products, remapped
      * vocabularies, decoded F64/FP8) are then filled chunk by chunk into per-thread buffers and memory stays flat.

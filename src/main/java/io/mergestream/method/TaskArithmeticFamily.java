@@ -34,9 +34,6 @@ import io.mergestream.kernel.TensorView;
  */
 public class TaskArithmeticFamily implements MergeMethod {
 
-    /** mergekit's tolerance below which an L1 norm is treated as zero and nothing is rescaled. */
-    static final double L1_EPS = 1e-7;
-
     private final String name;
     private final Sparsification sparsification;
     private final boolean electsSign;
@@ -74,6 +71,11 @@ public class TaskArithmeticFamily implements MergeMethod {
                 p.lambda());
         return (k, out, start, count) -> in.forEachPiece(start, count,
                 (s, c, base, models) -> k.taskArithmetic(op, base, models, out, s, c));
+    }
+
+    @Override
+    public final boolean drawsDareMask() {
+        return sparsification == Sparsification.RANDOM;
     }
 
     /**
@@ -151,8 +153,13 @@ public class TaskArithmeticFamily implements MergeMethod {
             acc[0] += total;
             acc[1] += k;
         });
-        if (sums[0] < L1_EPS || sums[1] < L1_EPS) return Float.NaN;
-        return (float) (sums[1] / sums[0]);
+        return Sparsifier.l1Divisor(total(in, j, sums[0]), sums[1]);
+    }
+
+    /** Σ|delta| of fine-tune j: summed here, unless its source is a kept delta that knows its whole delta's (a pack). */
+    private static double total(MergeInputs in, int j, double summed) {
+        double stored = in.deltaL1(j);
+        return Double.isNaN(stored) ? summed : stored;
     }
 
     /**
@@ -161,8 +168,18 @@ public class TaskArithmeticFamily implements MergeMethod {
      * nothing per block and sums in the same order as the general pass above (so the divisor is the same).
      */
     static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
+        double[] sums = l1Sums(in, j, runner, s);
+        return Sparsifier.l1Divisor(total(in, j, sums[0]), sums[1]);
+    }
+
+    /**
+     * {@code {Σ|delta|, Σ|kept delta|}} of fine-tune j over the whole tensor for a kernel sparsifier record, in the
+     * L1 rule's fixed blocks: what {@code mergestream pack} records so that a pack's kept delta rescales exactly as
+     * the fine-tune would.
+     */
+    public static double[] l1Sums(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
         TensorView base = in.base();
-        double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
+        return BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
             double total = 0, k = 0;
             long end = start + count;
             switch (s) {
@@ -191,8 +208,6 @@ public class TaskArithmeticFamily implements MergeMethod {
             acc[0] += total;
             acc[1] += k;
         });
-        if (sums[0] < L1_EPS || sums[1] < L1_EPS) return Float.NaN;
-        return (float) (sums[1] / sums[0]);
     }
 
     /** d[o] = model_j - base at start + o, in f32, as the kernels compute it (the base minus itself where the model has no rows). */

@@ -42,9 +42,15 @@ public final class DarePlanner {
      * divided by the density; {@code L1}: mergekit's rule; {@code NONE}), exclusions and the mask seed.
      */
     public record Request(Path base, Path model, double density, Strategy strategy, TensorParams.Rescale rescale,
-                          List<Pattern> exclude, long seed) {
+                          List<Pattern> exclude, long seed, Target target) {
         public Request {
             exclude = List.copyOf(exclude);
+        }
+
+        /** DARE of the delta (the paper's operation). */
+        public Request(Path base, Path model, double density, Strategy strategy, TensorParams.Rescale rescale,
+                       List<Pattern> exclude, long seed) {
+            this(base, model, density, strategy, rescale, exclude, seed, Target.DELTA);
         }
 
         boolean isExcluded(String name) {
@@ -52,11 +58,27 @@ public final class DarePlanner {
         }
     }
 
+    /** What is dropped: the delta (model - base), or the fine-tuned weights themselves (the paper's contrast). */
+    public enum Target { DELTA, WEIGHTS }
+
     private DarePlanner() {}
 
     public static MergePlan plan(Request r) {
         if (!(r.density() > 0 && r.density() <= 1)) {
             throw new MergestreamException("density " + r.density() + " is outside (0, 1]");
+        }
+        if (r.target() == Target.WEIGHTS) {
+            if (r.base() != null) {
+                throw new MergestreamException("--target weights drops the fine-tune's own weights and reads no base:"
+                        + " leave out --base (name a LoRA fine-tune as BASE+ADAPTER)");
+            }
+            InputModel model = open(r.model(), "--model", null);
+            try {
+                return buildWeights(r, model);
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
         }
         InputModel base = open(r.base(), "--base", null);
         InputModel model = null;
@@ -100,6 +122,62 @@ public final class DarePlanner {
             return LoraModel.open(p, base, option + " " + p);
         }
         return Checkpoint.open(p);
+    }
+
+    /**
+     * {@code --target weights}: every float tensor of the fine-tune is {@code 0 + sparsify(model - 0)}, i.e. its
+     * weights dropped at the rate and rescaled as a delta would be, through the same task-arithmetic job against an
+     * all-zero base of the model's dtype (so the kernels, the mask and the rescale rules are the ones dare uses).
+     * Excluded and non-float tensors are copied unchanged.
+     */
+    private static MergePlan buildWeights(Request r, InputModel modelCkpt) {
+        ModelInput model = new ModelInput(r.model().toString(), modelCkpt);
+        MergeMethod method = r.strategy() == Strategy.RANDOM ? Dare.random() : Dare.magnitude();
+        TensorParams params = new TensorParams(new float[] {1f}, new double[] {r.density()}, new int[] {0},
+                r.rescale(), false, 1f, Consensus.NONE, r.seed(), MethodSettings.NONE);
+        List<TensorJob> jobs = new ArrayList<>();
+        java.util.function.Supplier<String> where = () -> r.model() + ":";
+        for (TensorSource stored : modelCkpt.tensors()) {
+            if (InputTensors.isFp8Scale(modelCkpt, stored.name())) continue;
+            TensorSource m = InputTensors.readable(modelCkpt, stored, where);
+            DType dtype = m.info().dtype();
+            if (r.isExcluded(m.name()) || !dtype.isMergeable()) {
+                jobs.add(TensorJob.copy(m.name(), dtype, m));
+                continue;
+            }
+            jobs.add(new TensorJob(m.name(), dtype, m.info().shape(), TensorJob.Kind.MERGE, null, new Zeros(m.info()),
+                    List.of(m), params));
+        }
+        Path dir = modelCkpt.directory();
+        return new MergePlan(null, method, r.seed(), null, List.of(model), List.copyOf(jobs),
+                Planner.dominantDtype(modelCkpt), dir, dir, java.util.OptionalInt.empty(), null);
+    }
+
+    /** An all-zero tensor of a given dtype and shape (+0 in F32, F16 and BF16 is all zero bits). */
+    private record Zeros(io.mergestream.tensor.TensorInfo info) implements TensorSource {
+        Zeros {
+            info = new io.mergestream.tensor.TensorInfo(info.name(), info.dtype(), info.shape(), 0, info.byteSize());
+        }
+
+        @Override
+        public long bytesRead() {
+            return 0;
+        }
+
+        @Override
+        public java.lang.foreign.MemorySegment mapped() {
+            return null;
+        }
+
+        @Override
+        public void fill(long start, int count, java.lang.foreign.MemorySegment dst) {
+            dst.asSlice(0, (long) count * info.dtype().byteSize()).fill((byte) 0);
+        }
+
+        @Override
+        public void doneReading(boolean evict) {
+            // nothing mapped
+        }
     }
 
     private static MergePlan build(Request r, InputModel baseCkpt, InputModel modelCkpt) {

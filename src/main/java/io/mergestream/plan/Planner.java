@@ -10,8 +10,12 @@ import io.mergestream.format.ModelFiles;
 import io.mergestream.format.StoredTensor;
 import io.mergestream.format.InputModel;
 import io.mergestream.format.TensorSource;
+import io.mergestream.format.pack.PackFile;
+import io.mergestream.format.pack.PackModel;
 import io.mergestream.format.peft.LoraModel;
+import io.mergestream.kernel.Kernels;
 import io.mergestream.method.MergeMethod;
+import io.mergestream.method.TensorParams;
 import io.mergestream.recipe.MethodSpec;
 import io.mergestream.recipe.ModelEntry;
 import io.mergestream.recipe.OutputSlice;
@@ -145,6 +149,11 @@ public final class Planner {
             }
             InputModel b = openModel(baseName);
             m = LoraModel.open(path, b, recipe.path() + ": model '" + model + "'");
+        } else if (PackFile.isPack(path)) {
+            // a delta pack stands for the fine-tune it encodes, over the recipe's base (docs/mspack.md)
+            String baseName = recipe.baseModel().orElseThrow(() -> new MergestreamException(recipe.path() + ": model '"
+                    + model + "' is a delta pack, which needs the recipe's base_model (the base it was packed against)"));
+            m = ApplyPlanner.openPack(path, openModel(baseName), baseName, Kernels.best(), null);
         } else {
             m = Checkpoint.open(path);
         }
@@ -200,8 +209,17 @@ public final class Planner {
             for (int j = 0; j < inputs.size(); j++) remapped.add(vocabulary.source(name, vocabulary.modelParticipant(j)));
             inputs = remapped;
         }
+        TensorParams params = JobParameters.resolve(recipe, slice, seed, name, entries, position);
+        if (method().drawsDareMask()) {
+            // a pack drawn with this very mask is read as its kept delta: nothing is dropped twice
+            List<TensorSource> own = new ArrayList<>();
+            for (int j = 0; j < inputs.size(); j++) {
+                own.add(PackModel.forDareMask(inputs.get(j), params.densities()[j], params.seed(), params.ordinals()[j]));
+            }
+            inputs = own;
+        }
         return new TensorJob(name, outDtype, vocabularyShape(name, shape), TensorJob.Kind.MERGE, null, base,
-                List.copyOf(inputs), JobParameters.resolve(recipe, slice, seed, name, entries, position));
+                List.copyOf(inputs), params);
     }
 
     /**

@@ -1,6 +1,6 @@
 package io.mergestream.bench;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.kernel.Consensus;
 import io.mergestream.kernel.DareMask;
@@ -123,7 +123,7 @@ public class KernelBenchmark {
                 x[i] = base[i] + (float) (-0.0015 * Math.signum(u) * Math.log(1 - 2 * Math.abs(u)));
             }
             ms[j] = tensor(type, x);
-            for (int i = 0; i < x.length; i++) d[i] = ScalarKernel.decode(ms[j], i) - ScalarKernel.decode(b, i);
+            for (int i = 0; i < x.length; i++) d[i] = ms[j].get(i) - b.get(i);
             deltas[j] = d;
             weights[j] = 0.5f / (j + 1);
         }
@@ -170,7 +170,7 @@ public class KernelBenchmark {
     private TensorView tensor(DType type, float[] values) {
         MemorySegment data = arena.allocate((long) values.length * type.byteSize(), 64);
         TensorView view = new TensorView(data, type);
-        for (int i = 0; i < values.length; i++) ScalarKernel.encode(view, i, values[i]);
+        for (int i = 0; i < values.length; i++) view.set(i, values[i]);
         return view;
     }
 

@@ -1,6 +1,6 @@
 package io.mergestream.bench;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.engine.OutputSink;
 import io.mergestream.engine.Progress;
