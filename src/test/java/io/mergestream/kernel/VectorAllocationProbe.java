@@ -8,8 +8,10 @@ import java.util.Random;
 
 /**
  * Run by {@link VectorAllocationTest} in a JVM of its own, as a merge runs: a dare_ties of 3 bf16 models over
- * {@code 2 Mi} elements, warmed on small ranges, then whole passes until the bytes one pass allocates fall
- * under the limit (C2's code is in place) or the passes run out. Prints the width and the least bytes seen.
+ * {@code 2 Mi} elements (argument {@code dare_ties}, the default) or a linear merge of one f16 model into f16
+ * ({@code linear-f16}: the case whose vectors were boxed until its loops became stages), warmed on small
+ * ranges, then whole passes until the bytes one pass allocates fall under the limit (C2's code is in place)
+ * or the passes run out. Prints the width and the least bytes seen.
  */
 public final class VectorAllocationProbe {
 
@@ -22,7 +24,16 @@ public final class VectorAllocationProbe {
         MergeKernel vector = Kernels.byName("vector");
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Random random = new Random(3);
+        String kind = args.length > 0 ? args[0] : "dare_ties";
         try (Arena arena = Arena.ofConfined()) {
+            if (kind.equals("linear-f16")) {
+                TensorView model = TestTensors.of(arena, DType.F16, TestTensors.values(random, N, null));
+                TensorView out = TestTensors.empty(arena, DType.F16, N);
+                LinearOp op = new LinearOp(new float[] {0.7f}, true);
+                Pass pass = (from, count) -> vector.linear(op, new TensorView[] {model}, out, from, count);
+                System.out.println("bits " + VectorKernel.vectorBits() + " least " + leastAllocated(pass, threads));
+                return;
+            }
             TensorView base = TestTensors.of(arena, DType.BF16, TestTensors.values(random, N, null));
             float[] b = TestTensors.decode(base);
             TensorView[] models = new TensorView[3];
@@ -34,15 +45,25 @@ public final class VectorAllocationProbe {
             TaskArithmeticOp op = new TaskArithmeticOp(new float[] {0.5f, 0.3f, 0.2f}, sparsifiers,
                     Consensus.WEIGHTED_SUM, false, 1f);
             TensorView out = TestTensors.empty(arena, DType.BF16, N);
-            // interpreted vector code is slow (boxed): warm up on small ranges first
-            for (int i = 0; i < 2000; i++) vector.taskArithmetic(op, base, models, out, (i * 8192L) % (N - 8192), 8192);
-            long least = Long.MAX_VALUE;
-            for (int pass = 0; pass < 60 && least >= LIMIT; pass++) {
-                long before = threads.getCurrentThreadAllocatedBytes();
-                vector.taskArithmetic(op, base, models, out, 0, N);
-                least = Math.min(least, threads.getCurrentThreadAllocatedBytes() - before);
-            }
-            System.out.println("bits " + VectorKernel.vectorBits() + " least " + least);
+            Pass pass = (from, count) -> vector.taskArithmetic(op, base, models, out, from, count);
+            System.out.println("bits " + VectorKernel.vectorBits() + " least " + leastAllocated(pass, threads));
         }
+    }
+
+    /** One kernel call over elements [from, from + count). */
+    private interface Pass {
+        void run(long from, int count);
+    }
+
+    private static long leastAllocated(Pass pass, com.sun.management.ThreadMXBean threads) {
+        // interpreted vector code is slow (boxed): warm up on small ranges first
+        for (int i = 0; i < 2000; i++) pass.run((i * 8192L) % (N - 8192), 8192);
+        long least = Long.MAX_VALUE;
+        for (int p = 0; p < 60 && least >= LIMIT; p++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            pass.run(0, N);
+            least = Math.min(least, threads.getCurrentThreadAllocatedBytes() - before);
+        }
+        return least;
     }
 }
