@@ -82,7 +82,7 @@ jit_cpu() {
   declare -A last=()
   while [ -d "/proc/$pid" ]; do
     for st in /proc/"$pid"/task/*/stat; do
-      local line=""; read -r line < "$st" 2>/dev/null || continue
+      local line=""; { read -r line < "$st"; } 2>/dev/null || continue # a thread that has just exited
       case "$line" in
         *"(C1 CompilerThre"*|*"(C2 CompilerThre"*) ;;
         *) continue ;;
