@@ -26,11 +26,21 @@ class VectorAllocationTest {
 
     @Test
     void theWarmVectorKernelAllocatesUnderOneMegabytePerTwoMebiElements() throws Exception {
+        assertProbeUnderLimit("dare_ties");
+    }
+
+    /** Linear of one f16 model: its loops were inlined into one and boxed, 77 MB per 2 Mi elements (issue 13). */
+    @Test
+    void theWarmF16LinearAllocatesUnderOneMegabytePerTwoMebiElements() throws Exception {
+        assertProbeUnderLimit("linear-f16");
+    }
+
+    private static void assertProbeUnderLimit(String kind) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx256m"));
         String forced = System.getProperty(VectorSupport.BITS_PROPERTY);
         if (forced != null) cmd.add("-D" + VectorSupport.BITS_PROPERTY + "=" + forced);
-        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), VectorAllocationProbe.class.getName()));
+        cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), VectorAllocationProbe.class.getName(), kind));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), output);
@@ -39,7 +49,7 @@ class VectorAllocationTest {
         assertTrue(m.find(), output);
         if (forced != null) assertEquals(Integer.parseInt(forced), Integer.parseInt(m.group(1)), "the knob's width is in force");
         long least = Long.parseLong(m.group(2));
-        assertTrue(least < VectorAllocationProbe.LIMIT, "the warm vector kernel allocated " + least + " bytes for "
+        assertTrue(least < VectorAllocationProbe.LIMIT, kind + ": the warm vector kernel allocated " + least + " bytes for "
                 + VectorAllocationProbe.N + " elements (" + output.strip() + ")");
     }
 }

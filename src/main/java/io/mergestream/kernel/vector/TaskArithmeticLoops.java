@@ -128,13 +128,27 @@ final class TaskArithmeticLoops {
             };
             stages[count++] = new Encode(b, out.data(), out.origin(), VectorCodecs.code(out.dtype()));
             long whole = from + (to - from) / N * N;
-            for (long block = from; block < whole; block += BLOCK) {
-                int n = (int) Math.min(BLOCK, whole - block);
-                for (int st = 0; st < count; st++) stages[st].run(block, n);
-            }
+            runBlocks(stages, count, from, whole);
             scalarTail.run(whole, to);
             from = to;
         }
+    }
+
+    /**
+     * Runs {@code stages[0 .. count)} block by block over [from, to) (a multiple of N elements). The one
+     * call site of every stage of every kernel (task arithmetic and linear): the more receiver classes it
+     * sees, the surer C2 keeps it a virtual call and each stage's loop a compilation of its own.
+     */
+    static void runBlocks(Stage[] stages, int count, long from, long to) {
+        for (long block = from; block < to; block += BLOCK) {
+            int n = (int) Math.min(BLOCK, to - block);
+            for (int st = 0; st < count; st++) stages[st].run(block, n);
+        }
+    }
+
+    /** This thread's block for f16 input widened to f32 (one model at a time: each stage reads it right after). */
+    static MemorySegment widenedBlock() {
+        return WIDENED.get();
     }
 
     private static float[][] scratch(int blocks) {
