@@ -246,7 +246,8 @@ public final class ScalarKernel implements MergeKernel {
 
     /**
      * The task-arithmetic family with computed sparsifiers, element by element over {@code [start, start + count)}:
-     * decode the base, each model's deltas, its sparsifier on them, then {@link #combine} and encode.
+     * decode the base, each model's deltas over the whole range and its sparsifier on them (one call per model and
+     * range, so that a sparsifier working per row ranks each row once), then {@link #combine} and encode.
      */
     public static void computedTaskArithmeticRange(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers,
                                                    TensorView base, TensorView[] models, TensorView out,
@@ -260,9 +261,16 @@ public final class ScalarKernel implements MergeKernel {
             deltasRange(base, models[j], start, 0, count, d);
             sparsifiers[j].apply(start, count, d, sv[j]);
         }
+        combineRange(p, b, sv, out, start, 0, count);
+    }
+
+    /** Encodes {@link #combine}{@code (p, b[o], s[.][o])} as element {@code start + o}, {@code from <= o < to}. */
+    public static void combineRange(ResolvedTaskArithmetic p, float[] b, float[][] sv, TensorView out, long start,
+                                    int from, int to) {
+        int m = p.models;
         float[] s = new float[m];
         float[] t = new float[m];
-        for (int o = 0; o < count; o++) {
+        for (int o = from; o < to; o++) {
             for (int j = 0; j < m; j++) s[j] = sv[j][o];
             encode(out, start + o, combine(p, b[o], s, t));
         }

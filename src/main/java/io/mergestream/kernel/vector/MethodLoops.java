@@ -23,14 +23,11 @@ import jdk.incubator.vector.VectorOperators;
  * <p>Shape, for the reasons given in {@link TaskArithmeticLoops}: every loop is small (a handful of Vector API
  * calls) so that the compilation it is inlined into stays far under C2's inlining cutoff, and the computed
  * task-arithmetic pipeline reuses TaskArithmeticLoops' decode, combine and encode stages behind the same kind of
- * megamorphic stage call, with one stage of its own per model (decode x_j - b on lanes, then the method's
- * sparsifier on the block).
+ * megamorphic stage call.
  */
 final class MethodLoops {
 
-    private static final int BLOCK = TaskArithmeticLoops.BLOCK;
-
-    /** Per thread: blocks s_0 .. s_{m-1}, then b (the combine stage's result), then the deltas block. */
+    /** Per thread: s_0 .. s_{m-1}, then b (the combine stage's result), then the deltas, each as long as a range. */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[0][]);
 
     private MethodLoops() {}
@@ -126,29 +123,29 @@ final class MethodLoops {
     }
 
     /**
-     * The computed-sparsifier task arithmetic over [start, start + count): per block, decode b, per model the
-     * deltas and the method's sparsifier, combine, encode; the elements that fill no vector by the reference.
+     * The computed-sparsifier task arithmetic over [start, start + count): each model's deltas on lanes and its
+     * sparsifier over the whole range (one call per model: DELLA ranks each row it touches once per call), then
+     * TaskArithmeticLoops' decode, combine and encode stages over the range's whole vectors, through one stage call
+     * site; the elements that fill no vector by the reference.
      */
     static void computedTaskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
                                        TensorView[] models, TensorView out, long start, int count) {
         int m = p.models;
-        float[][] blocks = scratch(m + 2);
+        float[][] blocks = scratch(m + 2, count);
         float[][] s = java.util.Arrays.copyOf(blocks, m + 1); // s_0 .. s_{m-1}, b: the combine stages' layout
         float[] b = blocks[m], d = blocks[m + 1];
-        TaskArithmeticLoops.Stage[] stages = new TaskArithmeticLoops.Stage[m + 3];
-        stages[0] = new TaskArithmeticLoops.DecodeBase(base.data(), base.origin(), VectorCodecs.code(base.dtype()), b);
         for (int j = 0; j < m; j++) {
-            stages[j + 1] = new SparsifiedDelta(models[j].data(), models[j].origin(),
-                    VectorCodecs.code(models[j].dtype()), b, d, s[j], sparsifiers[j]);
+            deltas(base, models[j], start, count, d);
+            sparsifiers[j].apply(start, count, d, s[j]);
         }
-        stages[m + 1] = combine(p, s);
-        stages[m + 2] = new TaskArithmeticLoops.Encode(b, out.data(), out.origin(), VectorCodecs.code(out.dtype()));
         int whole = count / N * N;
-        for (int o = 0; o < whole; o += BLOCK) {
-            int n = Math.min(BLOCK, whole - o);
-            for (TaskArithmeticLoops.Stage stage : stages) stage.run(start + o, n);
-        }
-        ScalarKernel.computedTaskArithmeticRange(p, sparsifiers, base, models, out, start + whole, count - whole);
+        TaskArithmeticLoops.Stage[] stages = {
+            new TaskArithmeticLoops.DecodeBase(base.data(), base.origin(), VectorCodecs.code(base.dtype()), b),
+            combine(p, s),
+            new TaskArithmeticLoops.Encode(b, out.data(), out.origin(), VectorCodecs.code(out.dtype()))};
+        if (whole > 0) for (TaskArithmeticLoops.Stage stage : stages) stage.run(start, whole);
+        ScalarKernel.deltasRange(null, base, start + whole, whole, count - whole, b);
+        ScalarKernel.combineRange(p, b, s, out, start, whole, count);
     }
 
     /** TaskArithmeticLoops' combine stage for p's model count and election, over s (s[m] = b, the result). */
@@ -169,45 +166,13 @@ final class MethodLoops {
         };
     }
 
-    private static float[][] scratch(int blocks) {
+    /** Per-thread f32 arrays of at least {@code length}, grown to the largest range asked (a chunk). */
+    private static float[][] scratch(int arrays, int length) {
         float[][] s = SCRATCH.get();
-        if (s.length != blocks) {
-            s = new float[blocks][BLOCK];
+        if (s.length != arrays || s[0].length < length) {
+            s = new float[arrays][Math.max(length, s.length == 0 ? 0 : s[0].length)];
             SCRATCH.set(s);
         }
         return s;
-    }
-
-    /** d = x_j - b on lanes, then the method's sparsifier turns the block of deltas into s_j. */
-    static final class SparsifiedDelta extends TaskArithmeticLoops.Stage {
-        private final MemorySegment x;
-        private final long origin;
-        private final int type;
-        private final float[] b, d, s;
-        private final ComputedSparsifier sparsifier;
-
-        SparsifiedDelta(MemorySegment x, long origin, int type, float[] b, float[] d, float[] s,
-                        ComputedSparsifier sparsifier) {
-            this.x = x;
-            this.origin = origin;
-            this.type = type;
-            this.b = b;
-            this.d = d;
-            this.s = s;
-            this.sparsifier = sparsifier;
-        }
-
-        @Override
-        void run(long block, int n) {
-            final MemorySegment x = this.x;
-            final int type = this.type;
-            final long at = block - origin;
-            final float[] b = this.b, d = this.d;
-            VectorCodecs.faultable(x, at);
-            for (int k = 0; k < n; k += N) {
-                VectorCodecs.load(x, type, at + k).sub(FloatVector.fromArray(F, b, k)).intoArray(d, k);
-            }
-            sparsifier.apply(block, n, d, s);
-        }
     }
 }
