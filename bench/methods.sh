@@ -16,7 +16,7 @@
 # deleted at the end unless --keep; an existing DIR/family is reused.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-size=300MB runs=3 threads="" dir="" keep=0 baseline="" jar=""
+size=300MB runs=3 threads="" dir="" keep=0 baseline="" current_jar=""
 methods="dare_ties breadcrumbs_ties breadcrumbs della della_linear sce ram ramplus_tl nuslerp_rows"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    --jar) jar="$2"; shift 2 ;;
+    --jar) current_jar="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
@@ -72,7 +72,7 @@ jars="current"; [ -n "$baseline" ] && jars="current baseline"
 one() { # $1 jar label, $2 method, $3 run: leaves the summary and the wall time in run-JAR-METHOD-RUN.txt
   local f="$dir/run-$1-$2-$3.txt" t0 t1
   t0=$(date +%s.%N)
-  local j="$baseline"; [ "$1" = current ] && j="$jar"
+  local j="$baseline"; [ "$1" = current ] && j="$current_jar"
   if [ -z "$j" ]; then
     "$ms" merge "$dir/$2.yml" -o "$dir/out-$2" --force --quiet --threads "$threads" > "$f" 2>&1 || { cat "$f" >&2; exit 1; }
   else
