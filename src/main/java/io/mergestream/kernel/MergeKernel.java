@@ -24,15 +24,62 @@ public interface MergeKernel {
     /** Copies elements, converting between float dtypes (decode to f32, encode with round-to-nearest-even). */
     void convert(TensorView in, TensorView out, long start, int count);
 
+    /**
+     * The task-arithmetic family with sparsifiers the method computes ({@link ComputedSparsifier}: breadcrumbs, DELLA):
+     * per element, {@code d_j = x_j - b}; {@code s_j} from {@code sparsifiers[j]} on runs of d_j; then
+     * {@link ScalarKernel#combine} (weights, election, normalize, lambda, + b) and the encode. {@code p}'s own
+     * sparsifiers are not consulted.
+     */
+    default void taskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
+                                TensorView[] models, TensorView out, long start, int count) {
+        Views.checkTaskArithmetic(p, base, models, out, start, count);
+        ScalarKernel.computedTaskArithmeticRange(p, sparsifiers, base, models, out, start, count);
+    }
+
+    // Block operations for the methods whose passes are not one fused op (SCE, RAM, the spherical reductions,
+    // the selection passes): they decode into and compute on caller-owned f32 arrays of up to a chunk.
+
+    /**
+     * {@code d[o] = x - b} in f32 for the flat element {@code start + o}, {@code o < count}; with a null
+     * {@code base}, {@code d[o] = x}.
+     */
+    default void deltas(TensorView base, TensorView model, long start, int count, float[] d) {
+        if (base != null) Views.checkMergeable(base, "base", start, count);
+        Views.checkMergeable(model, "model", start, count);
+        ScalarKernel.deltasRange(base, model, start, 0, count, d);
+    }
+
+    /** Encodes {@code values[o]} as the flat element {@code start + o} of {@code out}, {@code o < count}. */
+    default void encode(float[] values, TensorView out, long start, int count) {
+        Views.checkMergeable(out, "output", start, count);
+        ScalarKernel.encodeRange(values, out, start, 0, count);
+    }
+
+    /**
+     * SCE's score: {@code bits[o]} = the bits of the population variance of {@code d[0][o], d[1][o], ...} (f32,
+     * j order, see {@link ScalarKernel#varianceBits}), {@code o < count}.
+     */
+    default void varianceBits(float[][] d, int count, int[] bits) {
+        ScalarKernel.varianceBitsRange(d, 0, count, bits);
+    }
+
+    /**
+     * RAM's map step on deltas: {@code b[o] = b[o] + Σ_j term_j} (see {@link ScalarKernel#ramElement}), written over
+     * {@code b}, {@code o < count}.
+     */
+    default void ram(float[][] d, float epsilon, float[] lambda, float[] b, int count) {
+        ScalarKernel.ramRange(d, epsilon, lambda, b, 0, count);
+    }
+
     // The selection passes run once or twice per tensor and are bound by memory: every kernel shares one plain
-    // implementation (AbsDeltaCounts) unless it has a faster one.
+    // implementation (AbsDeltaCounts) over its own block decoding (deltas) unless it has a faster one.
 
     /**
      * Magnitude selection, pass 1: for each element, {@code a = floatToRawIntBits(|x - b|)} (f32 subtraction,
      * sign cleared); adds 1 to {@code histogram[a >>> 16]} (65536 bins).
      */
     default void absDeltaHistogramHigh(TensorView base, TensorView model, long start, int count, long[] histogram) {
-        AbsDeltaCounts.histogramHigh(base, model, start, count, histogram);
+        AbsDeltaCounts.histogramHigh(this, base, model, start, count, histogram);
     }
 
     /**
@@ -41,12 +88,12 @@ public interface MergeKernel {
      */
     default void absDeltaHistogramLow(TensorView base, TensorView model, int high, long start, int count,
                                       long[] histogram) {
-        AbsDeltaCounts.histogramLow(base, model, high, start, count, histogram);
+        AbsDeltaCounts.histogramLow(this, base, model, high, start, count, histogram);
     }
 
     /** Magnitude selection, ties: how many elements in the range have {@code a == bits}. */
     default long countAbsDeltaEqual(TensorView base, TensorView model, int bits, long start, int count) {
-        return AbsDeltaCounts.countEqual(base, model, bits, start, count);
+        return AbsDeltaCounts.countEqual(this, base, model, bits, start, count);
     }
 
     /**
@@ -54,6 +101,6 @@ public interface MergeKernel {
      * {@code a == bits}, or -1 if the range holds fewer.
      */
     default long indexOfNthAbsDeltaEqual(TensorView base, TensorView model, int bits, long n, long start, int count) {
-        return AbsDeltaCounts.indexOfNthEqual(base, model, bits, n, start, count);
+        return AbsDeltaCounts.indexOfNthEqual(this, base, model, bits, n, start, count);
     }
 }

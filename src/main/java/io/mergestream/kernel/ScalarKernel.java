@@ -1,5 +1,7 @@
 package io.mergestream.kernel;
 
+import io.mergestream.tensor.Elements;
+
 
 /**
  * The readable reference implementation of {@link MergeKernel}: one element at a time, in exactly the op
@@ -145,4 +147,100 @@ public final class ScalarKernel implements MergeKernel {
     public static void convertRange(TensorView in, TensorView out, long from, long to) {
         for (long i = from; i < to; i++) out.set(i, in.get(i));
     }
+
+
+
+
+    // The block operations of MergeKernel (the methods whose passes are not one fused op), element by element: the
+    // reference the vector kernel's lanes are tested against, and what those run on elements that fill no vector.
+
+    /** {@code d[at + o]} = model - base (or the model's value, base null) at {@code start + o}, {@code o < count}. */
+    public static void deltasRange(TensorView base, TensorView model, long start, int at, int count, float[] d) {
+        for (int o = 0; o < count; o++) {
+            long i = start + o;
+            float x = model.get(i);
+            d[at + o] = base == null ? x : x - base.get(i);
+        }
+    }
+
+    /** Encodes {@code values[at + o]} as element {@code start + o}, {@code o < count}. */
+    public static void encodeRange(float[] values, TensorView out, long start, int at, int count) {
+        for (int o = 0; o < count; o++) out.set(start + o, values[at + o]);
+    }
+
+    /**
+     * SCE's score of element o: the population variance across the models, {@code var = Σ_j (d_j − mean)² / M} with
+     * {@code mean = (Σ_j d_j) / M} (f32, j order, each sum starting from +0 for the squares), as raw bits with the
+     * sign cleared (for non-negative floats int order is value order); a NaN variance is the canonical NaN's bits,
+     * so that its ranking cannot depend on which operand's payload the hardware propagated.
+     */
+    public static int varianceBits(float[][] d, int o) {
+        int m = d.length;
+        float sum = d[0][o];
+        for (int j = 1; j < m; j++) sum += d[j][o];
+        float mean = sum / m;
+        float sq = 0f;
+        for (int j = 0; j < m; j++) {
+            float e = d[j][o] - mean;
+            sq += e * e;
+        }
+        float var = sq / m;
+        return Float.isNaN(var) ? Elements.CANONICAL_F32_NAN : Float.floatToRawIntBits(var) & 0x7FFFFFFF;
+    }
+
+    public static void varianceBitsRange(float[][] d, int from, int to, int[] bits) {
+        for (int o = from; o < to; o++) bits[o] = varianceBits(d, o);
+    }
+
+    /**
+     * RAM's element o: with {@code a_j = |d_j| > epsilon} and {@code c = Σ_j a_j}, {@code b + Σ_j (a_j ? (c == 1 ?
+     * d_j · λ_j : d_j / c) : nothing)} (f32, j order, the sum starting from +0).
+     */
+    public static float ramElement(float[][] d, int o, float epsilon, float[] lambda, float b) {
+        int c = 0;
+        for (float[] dj : d) if (Math.abs(dj[o]) > epsilon) c++;
+        float mixed = 0f;
+        for (int j = 0; j < d.length; j++) {
+            float x = d[j][o];
+            if (Math.abs(x) > epsilon) mixed += c == 1 ? x * lambda[j] : x / c;
+        }
+        return b + mixed;
+    }
+
+    public static void ramRange(float[][] d, float epsilon, float[] lambda, float[] b, int from, int to) {
+        for (int o = from; o < to; o++) b[o] = ramElement(d, o, epsilon, lambda, b[o]);
+    }
+
+    /**
+     * The task-arithmetic family with computed sparsifiers, element by element over {@code [start, start + count)}:
+     * decode the base, each model's deltas over the whole range and its sparsifier on them (one call per model and
+     * range, so that a sparsifier working per row ranks each row once), then {@link #combine} and encode.
+     */
+    public static void computedTaskArithmeticRange(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers,
+                                                   TensorView base, TensorView[] models, TensorView out,
+                                                   long start, int count) {
+        int m = p.models;
+        float[] b = new float[count];
+        float[][] sv = new float[m][count];
+        float[] d = new float[count];
+        deltasRange(null, base, start, 0, count, b);
+        for (int j = 0; j < m; j++) {
+            deltasRange(base, models[j], start, 0, count, d);
+            sparsifiers[j].apply(start, count, d, sv[j]);
+        }
+        combineRange(p, b, sv, out, start, 0, count);
+    }
+
+    /** Encodes {@link #combine}{@code (p, b[o], s[.][o])} as element {@code start + o}, {@code from <= o < to}. */
+    public static void combineRange(ResolvedTaskArithmetic p, float[] b, float[][] sv, TensorView out, long start,
+                                    int from, int to) {
+        int m = p.models;
+        float[] s = new float[m];
+        float[] t = new float[m];
+        for (int o = from; o < to; o++) {
+            for (int j = 0; j < m; j++) s[j] = sv[j][o];
+            out.set(start + o, combine(p, b[o], s, t));
+        }
+    }
+
 }

@@ -11,8 +11,9 @@ import java.util.Arrays;
  * The map step of the spherical and reference methods, once their coefficients are known: per element, in
  * f32, {@code out = c_0 x_0 + c_1 x_1 + ...} without a base, or {@code out = b + (c_0 (x_0 − b) + c_1 (x_1 − b)
  * + ...)} with one. With one set of coefficients for the whole tensor this is the kernel's {@code linear}
- * (normalize off) or {@code taskArithmetic} (no sparsifier, no election, lambda 1) op; with coefficients per
- * row or column it is a plain scalar loop in the same operation order, so both give the same bits.
+ * (normalize off) or {@code taskArithmetic} (no sparsifier, no election, lambda 1) op, and so it is per row, piece
+ * by piece; with coefficients per column it is a plain scalar loop in the same operation order, so all give the
+ * same bits.
  */
 final class Combination {
 
@@ -38,10 +39,30 @@ final class Combination {
     /** The map step with coefficients {@code c[v][j]} for each vector {@code v} of the layout. */
     static ChunkOp perVector(float[][] c, VectorLayout layout, TensorView base, TensorView[] xs) {
         if (layout.isWhole()) return whole(c[0], base, xs);
+        if (layout.elementStride() == 1) return perRow(c, layout, base, xs);
         return (k, out, start, count) -> {
             for (long i = start; i < start + count; i++) {
                 float[] cv = c[(int) layout.vectorOf(i)];
                 out.set(i, element(cv, base, xs, i));
+            }
+        };
+    }
+
+    /**
+     * Contiguous vectors (rows): each row's piece of a chunk is the whole-tensor op with that row's coefficients, on
+     * the kernel's lanes; the op order is the same as {@link #element}'s, so are the bits.
+     */
+    private static ChunkOp perRow(float[][] c, VectorLayout layout, TensorView base, TensorView[] xs) {
+        ChunkOp[] rows = new ChunkOp[c.length];
+        for (int v = 0; v < c.length; v++) rows[v] = whole(c[v], base, xs);
+        long length = layout.vectorStride();
+        return (k, out, start, count) -> {
+            long end = start + count;
+            for (long from = start; from < end; ) {
+                long v = from / length;
+                long to = Math.min(end, (v + 1) * length);
+                rows[(int) v].run(k, out, from, (int) (to - from));
+                from = to;
             }
         };
     }

@@ -1,7 +1,7 @@
 package io.mergestream.method;
 
 import io.mergestream.kernel.DareMask;
-import java.util.Arrays;
+import io.mergestream.kernel.MergeKernel;
 
 /**
  * DELLA's {@code della_magprune} sparsifier (merge-semantics.md): within each row (the last dimension; a 1-D
@@ -12,28 +12,41 @@ import java.util.Arrays;
  * applied to the whole tensor afterwards by {@link TaskArithmeticFamily}). A row of one element keeps with p = ρ.
  *
  * <p>Streaming: a call ranks only the rows its elements lie in, one row at a time (|delta| of one row is
- * read from the mapped tensors and sorted as packed (bits, index) longs), never the whole tensor.
+ * decoded on the kernel's lanes and ranked by {@link RowRanks}), never the whole tensor. The keep threshold and the
+ * divisor depend on the rank alone, so both are tabled once per tensor and model (n entries), not computed per
+ * element.
  */
 final class DellaMagprune implements DeltaSparsifier {
 
+    private final MergeKernel kernel;
     private final MergeInputs in;
     private final int model;
     private final int k0, k1;
-    private final double density, epsilon;
     /** rescale: inverse: kept values divided by their keep probability. */
     private final boolean inverse;
-    private final long rowLength;
+    private final int rowLength;
+    /** Per rank r - 1: the unsigned keep threshold floor(p_r · 2^32) (2^32 keeps all) and (float) p_r. */
+    private final long[] threshold;
+    private final float[] divisor;
 
-    DellaMagprune(MergeInputs in, int model, long streamKey, double density, double epsilon, boolean inverse) {
+    DellaMagprune(MergeKernel kernel, MergeInputs in, int model, long streamKey, double density, double epsilon,
+                  boolean inverse) {
+        this.kernel = kernel;
         this.in = in;
         this.model = model;
         this.k0 = DareMask.k0(streamKey);
         this.k1 = DareMask.k1(streamKey);
-        this.density = density;
-        this.epsilon = epsilon;
         this.inverse = inverse;
-        this.rowLength = in.rowLength();
-        if (rowLength > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("a row of " + rowLength + " elements is too long to rank");
+        long row = in.rowLength();
+        if (row > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("a row of " + row + " elements is too long to rank");
+        this.rowLength = (int) row;
+        this.threshold = new long[rowLength];
+        this.divisor = new float[rowLength];
+        for (int r = 1; r <= rowLength; r++) {
+            double p = probability(density, epsilon, r, rowLength);
+            threshold[r - 1] = DareMask.threshold(p);
+            divisor[r - 1] = (float) p;
+        }
     }
 
     /** The keep probability of rank r (1-based) in a row of n. */
@@ -44,30 +57,20 @@ final class DellaMagprune implements DeltaSparsifier {
 
     @Override
     public void apply(long start, int count, float[] d, float[] s) {
-        int n = (int) rowLength;
-        long[] keys = new long[n];
-        int[] rank = new int[n];
+        int n = rowLength;
+        RowRanks ranks = new RowRanks(n);
+        float[] row = new float[n];
         long end = start + count;
         for (long rowStart = start / n * n; rowStart < end; rowStart += n) {
-            rank(rowStart, n, keys, rank);
+            TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
+            int[] rank = ranks.rank(row);
             long from = Math.max(start, rowStart), to = Math.min(end, rowStart + n);
             for (long i = from; i < to; i++) {
                 int o = (int) (i - start);
-                double p = probability(density, epsilon, rank[(int) (i - rowStart)], n);
-                boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < DareMask.threshold(p);
-                s[o] = !kept ? 0f : inverse ? d[o] / (float) p : d[o];
+                int r = rank[(int) (i - rowStart)];
+                boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold[r];
+                s[o] = !kept ? 0f : inverse ? d[o] / divisor[r] : d[o];
             }
         }
-    }
-
-    /** rank[c] = 1-based rank of column c of the row by (|delta| bits, column), ascending. */
-    private void rank(long rowStart, int n, long[] keys, int[] rank) {
-        for (int c = 0; c < n; c++) {
-            long i = rowStart + c;
-            float d = (in.modelAt(model, i)).get(i) - in.base().get(i);
-            keys[c] = (long) (Float.floatToRawIntBits(d) & 0x7FFFFFFF) << 32 | c;
-        }
-        Arrays.sort(keys, 0, n);
-        for (int r = 0; r < n; r++) rank[(int) keys[r]] = r + 1;
     }
 }

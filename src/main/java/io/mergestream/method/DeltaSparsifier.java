@@ -1,20 +1,18 @@
 package io.mergestream.method;
 
+import io.mergestream.kernel.ComputedSparsifier;
 import io.mergestream.kernel.Sparsifier;
 
 /**
  * One fine-tune's sparsifier for one tensor, prepared (every reduction done), applied to a run of deltas in
  * the method's own code rather than inside a kernel: for the sparsifiers that are not kernel
- * {@link Sparsifier} records (breadcrumbs' band, DELLA's ranks), and for their L1 reduction.
+ * {@link Sparsifier} records (breadcrumbs' band, DELLA's ranks), and for their L1 reduction. The kernel decodes
+ * the deltas and finishes each element ({@link io.mergestream.kernel.MergeKernel#taskArithmetic(
+ * io.mergestream.kernel.ResolvedTaskArithmetic, ComputedSparsifier[], io.mergestream.kernel.TensorView,
+ * io.mergestream.kernel.TensorView[], io.mergestream.kernel.TensorView, long, int)}).
  */
 @FunctionalInterface
-interface DeltaSparsifier {
-
-    /**
-     * {@code s[o]} = the sparsified delta of flat element {@code start + o}, given {@code d[o]} = model - base
-     * (f32) for {@code o} in {@code [0, count)}: the kept value or +0.
-     */
-    void apply(long start, int count, float[] d, float[] s);
+interface DeltaSparsifier extends ComputedSparsifier {
 
     DeltaSparsifier KEEP_ALL = (start, count, d, s) -> System.arraycopy(d, 0, s, 0, count);
 

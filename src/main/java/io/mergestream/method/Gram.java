@@ -2,6 +2,8 @@ package io.mergestream.method;
 
 import io.mergestream.parallel.BlockReduction;
 import io.mergestream.parallel.ChunkRunner;
+import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
 
 /**
@@ -9,19 +11,20 @@ import io.mergestream.kernel.TensorView;
  * vectors, where {@code y_j = x_j} or, with a base, {@code y_j = x_j − b} (the f32 difference the map step
  * also forms). Products and sums are in f64. Over a whole tensor the sums are {@link BlockReduction}'s, so
  * they are bit-identical for any thread count and chunk size; per row or column, each vector is summed by
- * one task in element order, which is just as independent of the split. Column vectors are read strided:
- * correct, not fast (scalar code; nuslerp's per-column mode is rare).
+ * one task in element order, which is just as independent of the split. Contiguous vectors are decoded on the
+ * kernel's lanes; column vectors are read strided, element by element: correct, not fast (nuslerp's per-column
+ * mode is rare).
  */
 final class Gram {
 
     private Gram() {}
 
     /** {@code G[v][i][j]} for every vector {@code v} of the layout. */
-    static double[][][] of(ChunkRunner runner, TensorView base, TensorView[] xs, VectorLayout layout) {
+    static double[][][] of(MergeKernel kernel, ChunkRunner runner, TensorView base, TensorView[] xs, VectorLayout layout) {
         int k = xs.length;
         if (layout.isWhole()) {
             double[] sums = BlockReduction.sum(runner, layout.length(), k * k,
-                    (start, count, acc) -> accumulate(base, xs, start, count, 1, acc));
+                    (start, count, acc) -> accumulate(kernel, base, xs, start, count, 1, acc));
             return new double[][][] {square(sums, k)};
         }
         double[][][] g = new double[(int) layout.count()][][];
@@ -29,28 +32,50 @@ final class Gram {
         runner.forEachChunk(layout.count(), perTask, (v0, vectors) -> {
             for (long v = v0; v < v0 + vectors; v++) {
                 double[] acc = new double[k * k];
-                accumulate(base, xs, layout.index(v, 0), layout.length(), layout.elementStride(), acc);
+                accumulate(kernel, base, xs, layout.index(v, 0), layout.length(), layout.elementStride(), acc);
                 g[(int) v] = square(acc, k);
             }
         });
         return g;
     }
 
-    /** Adds {@code y_i * y_j} (i <= j) of elements {@code start + e * stride}, e < count, into acc[i*k+j]. */
-    private static void accumulate(TensorView base, TensorView[] xs, long start, long count, long stride,
-                                   double[] acc) {
+    /**
+     * Adds {@code y_i * y_j} (i <= j) of elements {@code start + e * stride}, e < count, into acc[i*k+j], element after
+     * element. Contiguous vectors (stride 1) are decoded block by block on the kernel's lanes (the f32 difference
+     * the map step forms); the products and sums stay in this order, so the result does not depend on the kernel.
+     */
+    private static void accumulate(MergeKernel kernel, TensorView base, TensorView[] xs, long start, long count,
+                                   long stride, double[] acc) {
         int k = xs.length;
-        double[] y = new double[k];
-        for (long e = 0; e < count; e++) {
-            long i = start + e * stride;
-            float b = base == null ? 0f : base.get(i);
-            for (int j = 0; j < k; j++) {
-                float x = xs[j].get(i);
-                y[j] = base == null ? x : x - b;
+        if (stride != 1) {
+            float[] y = new float[k];
+            for (long e = 0; e < count; e++) {
+                long i = start + e * stride;
+                for (int j = 0; j < k; j++) ScalarKernel.deltasRange(base, xs[j], i, j, 1, y);
+                add(y, 0, k, acc);
             }
-            for (int a = 0; a < k; a++) {
-                for (int c = a; c < k; c++) acc[a * k + c] += y[a] * y[c];
+            return;
+        }
+        int block = (int) Math.min(count, DECODED);
+        float[][] y = new float[k][block];
+        float[] column = new float[k];
+        for (long e = 0; e < count; e += block) {
+            int n = (int) Math.min(block, count - e);
+            for (int j = 0; j < k; j++) kernel.deltas(base, xs[j], start + e, n, y[j]);
+            for (int o = 0; o < n; o++) {
+                for (int j = 0; j < k; j++) column[j] = y[j][o];
+                add(column, 0, k, acc);
             }
+        }
+    }
+
+    /** Elements decoded per block of a contiguous vector. */
+    private static final int DECODED = 2048;
+
+    private static void add(float[] y, int at, int k, double[] acc) {
+        for (int a = 0; a < k; a++) {
+            double ya = y[at + a];
+            for (int c = a; c < k; c++) acc[a * k + c] += ya * y[at + c];
         }
     }
 

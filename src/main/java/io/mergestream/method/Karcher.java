@@ -27,7 +27,7 @@ public final class Karcher implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         if (in.modelCount() == 1) return Combination.copy(in.models()[0]);
-        double[][] g = Gram.of(runner, null, in.models(), VectorLayout.whole(in.elements()))[0];
+        double[][] g = Gram.of(kernel, runner, null, in.models(), VectorLayout.whole(in.elements()))[0];
         double[] c = coefficients(g, (int) p.settings().number("max_iter"), p.settings().number("tol"));
         return Combination.whole(Combination.toFloat(c), null, in.models());
     }

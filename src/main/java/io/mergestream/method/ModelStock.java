@@ -26,7 +26,7 @@ public final class ModelStock implements MergeMethod {
         if (in.modelCount() == 0) return Combination.copy(in.base());
         VectorLayout layout = p.settings().flag("filter_wise") ? VectorLayout.rows(in.elements(), in.shape())
                 : VectorLayout.whole(in.elements());
-        double[][][] g = Gram.of(runner, in.base(), in.models(), layout);
+        double[][][] g = Gram.of(kernel, runner, in.base(), in.models(), layout);
         float[][] c = new float[g.length][];
         for (int v = 0; v < g.length; v++) {
             float each = (float) (interpolation(g[v]) / in.modelCount());

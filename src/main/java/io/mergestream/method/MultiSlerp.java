@@ -28,7 +28,7 @@ public final class MultiSlerp implements MergeMethod {
     @Override
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         if (in.modelCount() == 1) return Combination.copy(in.models()[0]);
-        double[][] g = Gram.of(runner, in.base(), in.models(), VectorLayout.whole(in.elements()))[0];
+        double[][] g = Gram.of(kernel, runner, in.base(), in.models(), VectorLayout.whole(in.elements()))[0];
         double[] c = coefficients(tensor, weights(p), p.settings().number("eps"), g);
         return Combination.whole(Combination.toFloat(c), in.base(), in.models());
     }

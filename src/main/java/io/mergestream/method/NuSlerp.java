@@ -30,7 +30,7 @@ public final class NuSlerp implements MergeMethod {
         VectorLayout layout = p.settings().flag("nuslerp_flatten") ? VectorLayout.whole(in.elements())
                 : p.settings().flag("nuslerp_row_wise") ? VectorLayout.columns(in.elements(), in.shape())
                 : VectorLayout.rows(in.elements(), in.shape());
-        double[][][] g = Gram.of(runner, in.base(), in.models(), layout);
+        double[][][] g = Gram.of(kernel, runner, in.base(), in.models(), layout);
         float[][] c = new float[g.length][];
         for (int v = 0; v < g.length; v++) c[v] = Combination.toFloat(coefficients(t, g[v]));
         return Combination.perVector(c, layout, in.base(), in.models());

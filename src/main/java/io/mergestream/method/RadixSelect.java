@@ -47,7 +47,18 @@ final class RadixSelect {
     static Threshold topK(ChunkRunner runner, long n, long k, Bits bits) {
         if (k <= 0) return Threshold.NONE;
         if (k >= n) return Threshold.ALL;
-        long[] high = sum(runner.reduce(n, () -> new long[BINS], (h, s, c) -> bits.histogramHigh(s, c, h)));
+        return topK(runner, n, k, bits, highHistogram(runner, n, bits));
+    }
+
+    /** Pass 1 alone: the counts of the high 16 bits over {@code [0, n)}. */
+    static long[] highHistogram(ChunkRunner runner, long n, Bits bits) {
+        return sum(runner.reduce(n, () -> new long[BINS], (h, s, c) -> bits.histogramHigh(s, c, h)));
+    }
+
+    /** As {@link #topK(ChunkRunner, long, long, Bits)}, with pass 1's histogram already counted. */
+    static Threshold topK(ChunkRunner runner, long n, long k, Bits bits, long[] high) {
+        if (k <= 0) return Threshold.NONE;
+        if (k >= n) return Threshold.ALL;
         int hBin = BINS - 1;
         long above = 0;
         while (above + high[hBin] < k) above += high[hBin--];

@@ -10,6 +10,7 @@ import java.util.List;
  * <pre>
  *   term_j = !a_j ? 0 : c == 1 ? d_j · λ_j : d_j / c          out = b + Σ_j term_j   (f32, j order)
  * </pre>
+ * (the map step is the kernel's {@code ram} op: ScalarKernel.ramElement, on lanes in the vector kernel).
  * {@code ram}: λ_j = 1. {@code ramplus_tl} (tensor-local): over the whole tensor, with exact counts
  * {@code shared_j = #{a_j ∧ c > 1}} and {@code unique_j = #{a_j ∧ c = 1}},
  * {@code λ_j = (float) (1 + r · clamp(shared_j / max(unique_j, epsilon), 0, alpha))} (in double).
@@ -47,7 +48,7 @@ public final class Ram implements MergeMethod {
         if (plus) {
             double r = p.settings().number("r"), alpha = p.settings().number("alpha");
             List<long[]> parts = runner.reduce(in.elements(), () -> new long[2 * m], (acc, start, count) -> {
-                float[][] d = Sce.deltas(in, start, count);
+                float[][] d = Sce.deltas(kernel, in, start, count);
                 for (int o = 0; o < count; o++) {
                     int c = 0;
                     for (int j = 0; j < m; j++) if (Math.abs(d[j][o]) > eps) c++;
@@ -66,18 +67,11 @@ public final class Ram implements MergeMethod {
             }
         }
         return (k, out, start, count) -> {
-            float[][] d = Sce.deltas(in, start, count);
-            for (int o = 0; o < count; o++) {
-                long i = start + o;
-                int c = 0;
-                for (int j = 0; j < m; j++) if (Math.abs(d[j][o]) > eps) c++;
-                float mixed = 0f;
-                for (int j = 0; j < m; j++) {
-                    float x = d[j][o];
-                    if (Math.abs(x) > eps) mixed += c == 1 ? x * lambda[j] : x / c;
-                }
-                out.set(i, in.base().get(i) + mixed);
-            }
+            float[][] d = Sce.deltas(k, in, start, count);
+            float[] b = new float[count];
+            k.deltas(null, in.base(), start, count, b);
+            k.ram(d, eps, lambda, b, count);
+            k.encode(b, out, start, count);
         };
     }
 }

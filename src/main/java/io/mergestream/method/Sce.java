@@ -8,7 +8,8 @@ import io.mergestream.kernel.MergeKernel;
  * {@code sce}: Select, Calculate, Erase (Wan et al., FuseChat), as mergekit's {@code sce}. Per element,
  * with {@code d_j = x_j − b} in f32 and M fine-tunes:
  * <pre>
- *   select (select_topk τ < 1):  var = Σ_j (d_j − mean)² / M  with mean = (Σ_j d_j) / M   (f32, j order)
+ *   select (select_topk τ < 1):  var = Σ_j (d_j − mean)² / M  with mean = (Σ_j d_j) / M   (f32, j order;
+ *                                a NaN var ranks as the canonical NaN, ScalarKernel.varianceBits)
  *                                keep the floor(τ · #{var ≠ 0}) largest var (ties to the lowest index),
  *                                v_j = kept ? d_j : 0                       (τ ≥ 1: v_j = d_j)
  *   calculate:  m_j = Σ_i v_j² / n (block sums in double),  w_j = (float) (m_j / Σ m),  or 1/M if |Σ m| < 1e-6
@@ -30,25 +31,11 @@ public final class Sce implements MergeMethod {
         int m = in.modelCount();
         long n = in.elements();
         double tau = p.settings().number("select_topk");
-        RadixSelect.Threshold selected;
-        if (tau >= 1) {
-            selected = RadixSelect.Threshold.ALL;
-        } else {
-            ScoreSelection.Scores variance = (start, count, out) -> {
-                float[][] d = deltas(in, start, count);
-                for (int o = 0; o < count; o++) out[o] = Float.floatToRawIntBits(variance(d, o)) & 0x7FFFFFFF;
-            };
-            long nonzero = runner.reduce(n, () -> new long[1], (acc, s, c) -> {
-                int[] b = new int[c];
-                variance.bits(s, c, b);
-                for (int x : b) if (x != 0) acc[0]++;
-            }).stream().mapToLong(a -> a[0]).sum();
-            long k = (long) Math.floor(tau * nonzero);
-            selected = ScoreSelection.topK(runner, n, k, variance);
-        }
-        RadixSelect.Threshold sel = selected;
+        RadixSelect.Threshold sel = tau >= 1 ? RadixSelect.Threshold.ALL
+                : ScoreSelection.topOfNonzero(runner, n, tau,
+                        (start, count, out) -> kernel.varianceBits(deltas(kernel, in, start, count), count, out));
         double[] squares = BlockReduction.sum(runner, n, m, (start, count, acc) -> {
-            float[][] v = selectedDeltas(in, sel, start, count);
+            float[][] v = selectedDeltas(kernel, in, sel, start, count);
             for (int j = 0; j < m; j++) {
                 double sum = 0;
                 for (int o = 0; o < count; o++) sum += (double) v[j][o] * v[j][o];
@@ -57,10 +44,10 @@ public final class Sce implements MergeMethod {
         });
         float[] w = weights(squares, n);
         return (k, out, start, count) -> {
-            float[][] v = selectedDeltas(in, sel, start, count);
+            float[][] v = selectedDeltas(k, in, sel, start, count);
+            float[] b = new float[count];
+            k.deltas(null, in.base(), start, count, b);
             for (int o = 0; o < count; o++) {
-                long i = start + o;
-                float b = in.base().get(i);
                 float vote = v[0][o];
                 for (int j = 1; j < m; j++) vote += v[j][o];
                 boolean positive = vote >= 0f;
@@ -72,8 +59,9 @@ public final class Sce implements MergeMethod {
                         divisor += w[j];
                     }
                 }
-                out.set(i, b + mixed / Math.max(divisor, 1e-6f));
+                b[o] = b[o] + mixed / Math.max(divisor, 1e-6f);
             }
+            k.encode(b, out, start, count);
         };
     }
 
@@ -91,32 +79,21 @@ public final class Sce implements MergeMethod {
         return w;
     }
 
-    /** Population variance of element o across the models, in f32 and j order. */
-    static float variance(float[][] d, int o) {
-        int m = d.length;
-        float sum = d[0][o];
-        for (int j = 1; j < m; j++) sum += d[j][o];
-        float mean = sum / m;
-        float sq = 0f;
-        for (int j = 0; j < m; j++) {
-            float e = d[j][o] - mean;
-            sq += e * e;
-        }
-        return sq / m;
-    }
-
-    static float[][] deltas(MergeInputs in, long start, int count) {
+    /** Every fine-tune's deltas over the range, decoded on the kernel's lanes. */
+    static float[][] deltas(MergeKernel kernel, MergeInputs in, long start, int count) {
         float[][] d = new float[in.modelCount()][count];
-        for (int j = 0; j < d.length; j++) TaskArithmeticFamily.deltas(in, j, start, count, d[j]);
+        for (int j = 0; j < d.length; j++) TaskArithmeticFamily.deltas(kernel, in, j, start, count, d[j]);
         return d;
     }
 
-    private static float[][] selectedDeltas(MergeInputs in, RadixSelect.Threshold sel, long start, int count) {
-        float[][] d = deltas(in, start, count);
+    private static float[][] selectedDeltas(MergeKernel kernel, MergeInputs in, RadixSelect.Threshold sel,
+                                            long start, int count) {
+        float[][] d = deltas(kernel, in, start, count);
         if (sel == RadixSelect.Threshold.ALL) return d;
+        int[] bits = new int[count];
+        kernel.varianceBits(d, count, bits);
         for (int o = 0; o < count; o++) {
-            int bits = Float.floatToRawIntBits(variance(d, o)) & 0x7FFFFFFF;
-            if (!sel.keeps(bits, start + o)) for (float[] dj : d) dj[o] = 0f;
+            if (!sel.keeps(bits[o], start + o)) for (float[] dj : d) dj[o] = 0f;
         }
         return d;
     }

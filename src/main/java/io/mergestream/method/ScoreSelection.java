@@ -18,7 +18,40 @@ final class ScoreSelection {
 
     /** The test keeping the {@code k} largest scores of {@code [0, n)}, ties to the lowest index. */
     static RadixSelect.Threshold topK(ChunkRunner runner, long n, long k, Scores scores) {
-        return RadixSelect.topK(runner, n, k, new RadixSelect.Bits() {
+        return RadixSelect.topK(runner, n, k, bits(scores));
+    }
+
+    /**
+     * The test keeping the {@code floor(fraction · z)} largest scores of {@code [0, n)}, where z counts the non-zero
+     * scores (SCE's {@code select_topk}): z is counted in the same pass as the high-bits histogram (every score with
+     * bits 0 is in bin 0), so the selection reads the inputs once less than counting first would.
+     */
+    static RadixSelect.Threshold topOfNonzero(ChunkRunner runner, long n, double fraction, Scores scores) {
+        RadixSelect.Bits bits = bits(scores);
+        java.util.List<long[]> parts = runner.reduce(n, () -> new long[BINS + 1], (h, start, count) -> {
+            int[] b = new int[count];
+            scores.bits(start, count, b);
+            long z = 0;
+            for (int x : b) {
+                h[x >>> 16]++;
+                if (x == 0) z++;
+            }
+            h[BINS] += z;
+        });
+        long[] high = new long[BINS];
+        long zeros = 0;
+        for (long[] part : parts) {
+            for (int i = 0; i < BINS; i++) high[i] += part[i];
+            zeros += part[BINS];
+        }
+        long k = (long) Math.floor(fraction * (n - zeros));
+        return RadixSelect.topK(runner, n, k, bits, high);
+    }
+
+    private static final int BINS = 1 << 16;
+
+    private static RadixSelect.Bits bits(Scores scores) {
+        return new RadixSelect.Bits() {
             @Override
             public void histogramHigh(long start, int count, long[] h) {
                 for (int x : bits(start, count)) h[x >>> 16]++;
@@ -49,6 +82,6 @@ final class ScoreSelection {
                 scores.bits(start, count, b);
                 return b;
             }
-        });
+        };
     }
 }

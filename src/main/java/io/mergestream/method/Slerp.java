@@ -27,7 +27,7 @@ public final class Slerp implements MergeMethod {
     public ChunkOp prepare(String tensor, TensorParams p, MergeInputs in, MergeKernel kernel, ChunkRunner runner) {
         if (in.modelCount() == 0) return Combination.copy(in.base());
         TensorView[] v = {in.base(), in.models()[0]};
-        double[][] g = Gram.of(runner, null, v, VectorLayout.whole(in.elements()))[0];
+        double[][] g = Gram.of(kernel, runner, null, v, VectorLayout.whole(in.elements()))[0];
         double[] c = coefficients(p.settings().number("t"), g);
         return Combination.whole(Combination.toFloat(c), null, v);
     }

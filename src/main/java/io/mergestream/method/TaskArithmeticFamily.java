@@ -18,8 +18,9 @@ import io.mergestream.kernel.TensorView;
  *
  * <p>Sparsifiers that are kernel {@link Sparsifier} records (none, random, magnitude) run in the fused
  * kernels. breadcrumbs' outlier band and DELLA's rank-based keep probabilities are not records: those members
- * sparsify per element in {@link DeltaSparsifier}s and finish each element with
- * {@link ScalarKernel#combine}, the same op order as the kernels (a scalar path, not vectorised).
+ * decide what is kept in {@link DeltaSparsifier}s, called by the kernel's computed-sparsifier op on blocks of
+ * deltas it has decoded, which then finishes each element in {@link ScalarKernel#combine}'s op order (on lanes in
+ * the vector kernel, bit-identical).
  *
  * <p>{@code rescale} (merge-semantics.md, "Rescale"). {@code true} / {@code l1}, mergekit's rule, for any
  * sparsifier: a reduction pass sums |delta| and |kept delta| over the whole tensor in fixed blocks
@@ -61,7 +62,7 @@ public class TaskArithmeticFamily implements MergeMethod {
             java.util.Arrays.fill(none, new Sparsifier.None());
             ResolvedTaskArithmetic r = new ResolvedTaskArithmetic(new TaskArithmeticOp(p.weights().clone(), none,
                     consensus, p.normalize(), p.lambda()));
-            return elementwise(r, sp, in);
+            return computed(r, sp, in);
         }
         Sparsifier[] sparsifiers = new Sparsifier[p.models()];
         for (int j = 0; j < p.models(); j++) {
@@ -126,12 +127,12 @@ public class TaskArithmeticFamily implements MergeMethod {
         DeltaSparsifier s = switch (sparsification) {
             case MAGNITUDE_OUTLIERS -> OutlierBand.select(kernel, runner, in, j, density,
                     p.settings().perModel("gamma")[j], inverse);
-            case DELLA_MAGPRUNE -> new DellaMagprune(in, j, DareMask.streamKey(p.seed(), p.ordinals()[j], tensor),
+            case DELLA_MAGPRUNE -> new DellaMagprune(kernel, in, j, DareMask.streamKey(p.seed(), p.ordinals()[j], tensor),
                     density, p.settings().perModel("epsilon")[j], inverse);
             default -> throw new AssertionError(sparsification);
         };
         if (p.rescale() != TensorParams.Rescale.L1) return s;
-        float q = l1Divisor(in, j, runner, s);
+        float q = l1Divisor(kernel, in, j, runner, s);
         return Float.isNaN(q) ? s : DeltaSparsifier.dividedBy(s, q);
     }
 
@@ -139,11 +140,11 @@ public class TaskArithmeticFamily implements MergeMethod {
      * {@code rescale: true / l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor (block sums in double,
      * bit-identical for any threads and chunk size), or NaN when either sum is below 1e-7 (no rescale).
      */
-    static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, DeltaSparsifier s) {
+    static float l1Divisor(MergeKernel kernel, MergeInputs in, int j, ChunkRunner runner, DeltaSparsifier s) {
         double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
             float[] d = new float[count];
             float[] kept = new float[count];
-            deltas(in, j, start, count, d);
+            deltas(kernel, in, j, start, count, d);
             s.apply(start, count, d, kept);
             double total = 0, k = 0;
             for (int o = 0; o < count; o++) {
@@ -210,32 +211,20 @@ public class TaskArithmeticFamily implements MergeMethod {
         });
     }
 
-    /** d[o] = model_j - base at start + o, in f32, as the kernels compute it (the base minus itself where the model has no rows). */
-    static void deltas(MergeInputs in, int j, long start, int count, float[] d) {
-        for (int o = 0; o < count; o++) {
-            long i = start + o;
-            d[o] = (in.modelAt(j, i)).get(i) - in.base().get(i);
-        }
+    /**
+     * d[o] = model_j - base at start + o, in f32, as the kernels compute it (the base minus itself where the model has
+     * no rows), decoded on the kernel's lanes.
+     */
+    static void deltas(MergeKernel kernel, MergeInputs in, int j, long start, int count, float[] d) {
+        int own = (int) Math.max(0, Math.min(count, in.modelElements()[j] - start));
+        if (own > 0) kernel.deltas(in.base(), in.models()[j], start, own, d);
+        // past the model's rows (a shorter vocabulary): rare, and the reference loop writes at an offset
+        if (own < count) ScalarKernel.deltasRange(in.base(), in.base(), start + own, own, count - own, d);
     }
 
-    /** The per-element path: sparsify every model's delta in this piece, then finish each element. */
-    private static ChunkOp elementwise(ResolvedTaskArithmetic r, DeltaSparsifier[] sp, MergeInputs in) {
-        int m = sp.length;
-        return (k, out, start, count) -> {
-            float[] b = new float[count];
-            float[][] sv = new float[m][count];
-            float[] d = new float[count];
-            for (int o = 0; o < count; o++) b[o] = in.base().get(start + o);
-            for (int j = 0; j < m; j++) {
-                deltas(in, j, start, count, d);
-                sp[j].apply(start, count, d, sv[j]);
-            }
-            float[] s = new float[m];
-            float[] t = new float[m];
-            for (int o = 0; o < count; o++) {
-                for (int j = 0; j < m; j++) s[j] = sv[j][o];
-                out.set(start + o, ScalarKernel.combine(r, b[o], s, t));
-            }
-        };
+    /** The computed-sparsifier path: the kernel decodes and combines on its lanes, the sparsifiers decide what is kept. */
+    private static ChunkOp computed(ResolvedTaskArithmetic r, DeltaSparsifier[] sp, MergeInputs in) {
+        return (k, out, start, count) -> in.forEachPiece(start, count,
+                (s, c, base, models) -> k.taskArithmetic(r, sp, base, models, out, s, c));
     }
 }

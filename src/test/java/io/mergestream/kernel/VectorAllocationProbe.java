@@ -1,6 +1,6 @@
 package io.mergestream.kernel;
 
-import io.mergestream.engine.ChunkRunner;
+import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.kernel.vector.VectorKernel;
 import io.mergestream.tensor.DType;

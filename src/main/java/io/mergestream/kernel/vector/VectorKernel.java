@@ -2,6 +2,7 @@ package io.mergestream.kernel.vector;
 
 import static io.mergestream.kernel.vector.Lanes.N;
 
+import io.mergestream.kernel.ComputedSparsifier;
 import io.mergestream.kernel.LinearOp;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
@@ -77,6 +78,50 @@ public final class VectorKernel implements MergeKernel {
             }
         }
         ScalarKernel.convertRange(in, out, start + k, start + count);
+    }
+
+    @Override
+    public void taskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
+                               TensorView[] models, TensorView out, long start, int count) {
+        Views.checkTaskArithmetic(p, base, models, out, start, count);
+        if (!vectorAccessible(base, out) || !vectorAccessible(models)) {
+            ScalarKernel.computedTaskArithmeticRange(p, sparsifiers, base, models, out, start, count);
+            return;
+        }
+        MethodLoops.computedTaskArithmetic(p, sparsifiers, base, models, out, start, count);
+    }
+
+    @Override
+    public void deltas(TensorView base, TensorView model, long start, int count, float[] d) {
+        if (base != null) Views.checkMergeable(base, "base", start, count);
+        Views.checkMergeable(model, "model", start, count);
+        if (d.length < count) throw new IllegalArgumentException(count + " deltas asked into " + d.length);
+        if (!vectorAccessible(model) || (base != null && !vectorAccessible(base))) {
+            ScalarKernel.deltasRange(base, model, start, 0, count, d);
+            return;
+        }
+        MethodLoops.deltas(base, model, start, count, d);
+    }
+
+    @Override
+    public void encode(float[] values, TensorView out, long start, int count) {
+        Views.checkMergeable(out, "output", start, count);
+        if (values.length < count) throw new IllegalArgumentException(count + " values asked from " + values.length);
+        if (!vectorAccessible(out)) {
+            ScalarKernel.encodeRange(values, out, start, 0, count);
+            return;
+        }
+        MethodLoops.encode(values, out, start, count);
+    }
+
+    @Override
+    public void varianceBits(float[][] d, int count, int[] bits) {
+        MethodLoops.varianceBits(d, count, bits);
+    }
+
+    @Override
+    public void ram(float[][] d, float epsilon, float[] lambda, float[] b, int count) {
+        MethodLoops.ram(d, epsilon, lambda, b, count);
     }
 
     /** The Vector API reads native segments and heap segments over byte[] only. */
