@@ -34,15 +34,17 @@ public final class DeltaReport {
                 .append("body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}")
                 .append("table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}")
                 .append("td:first-child,th:first-child{text-align:left}.verdict{padding:10px;background:#f3f6fb;border-left:4px solid #3b6fb6}")
+                // a table wider than a narrow window scrolls by itself instead of widening the page
+                .append(".wide{overflow-x:auto}")
                 .append("svg{display:block;margin:8px 0 20px;height:auto}text{font:11px system-ui,sans-serif}</style></head><body>\n");
         s.append("<h1>Delta statistics</h1>\n<p>base <code>").append(esc(r.base().toString()))
                 .append("</code><br>model <code>").append(esc(r.model().toString())).append("</code></p>\n");
         s.append("<p class=\"verdict\"><b>").append(esc(r.verdict().kind().name())).append("</b>: ")
                 .append(esc(r.verdict().summary())).append("</p>\n");
         Figures o = r.overall();
-        s.append("<table><tr><th>whole model</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th><th>p90 |d|</th>")
+        s.append("<div class=\"wide\"><table><tr><th>whole model</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th><th>p90 |d|</th>")
                 .append("<th>p99 |d|</th><th>max |d|</th><th>|d|&le;0.005</th><th>|d|&le;0.03</th><th>cosine</th><th>rel. norm</th></tr>\n");
-        s.append(row("all compared tensors", o)).append("</table>\n");
+        s.append(row("all compared tensors", o)).append("</table></div>\n");
         s.append(String.format(Locale.ROOT, "<p>Element-weighted mean of the per-tensor cosine(model, base): %.4f; of the "
                 + "relative norm ||delta||/||base||: %.4f. Quantiles are read from a log-spaced histogram: within %.2f%% of "
                 + "the true value; max is exact.</p>\n", r.weightedCosine(), r.weightedRelativeNorm(),
@@ -59,11 +61,11 @@ public final class DeltaReport {
             s.append("<p>Relative norm ||delta||/||base||:</p>\n")
                     .append(heatmap(r.tensors(), Figures::relativeNorm, "relative norm", "the tensor equals the base", "heat-norm"));
         }
-        s.append("<h2>Tensors</h2>\n<table><tr><th>tensor</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th>")
+        s.append("<h2>Tensors</h2>\n<div class=\"wide\"><table><tr><th>tensor</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th>")
                 .append("<th>p90 |d|</th><th>p99 |d|</th><th>max |d|</th><th>|d|&le;0.005</th><th>|d|&le;0.03</th>")
                 .append("<th>cosine</th><th>rel. norm</th></tr>\n");
         for (TensorStats t : r.tensors()) s.append(row(t.name(), t.figures()));
-        s.append("</table>\n");
+        s.append("</table></div>\n");
         if (!r.skipped().isEmpty()) {
             s.append("<h2>Not compared</h2>\n<ul>");
             for (DeltaStats.Skipped k : r.skipped()) {
