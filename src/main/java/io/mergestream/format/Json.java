@@ -20,6 +20,7 @@ import io.mergestream.InputFiles;
 import io.mergestream.Names;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PushbackReader;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.io.UncheckedIOException;
@@ -80,8 +81,15 @@ public final class Json {
         // Decoded as UTF-8 here, strictly (the decoder reports malformed input), as Python reads these files:
         // given bytes, Jackson guesses the encoding from the first four, and read `{\0}\0` as "{}" (UTF-16LE), a
         // UTF-16 file with its BOM as JSON, and `{\0\0\0` as UTF-32 (an I/O error for bad input).
-        try (JsonParser p = MAPPER.createParser(new InputStreamReader(Files.newInputStream(file),
-                StandardCharsets.UTF_8.newDecoder()))) {
+        try (PushbackReader in = new PushbackReader(new InputStreamReader(Files.newInputStream(file),
+                StandardCharsets.UTF_8.newDecoder()), 1); JsonParser p = MAPPER.createParser(in)) {
+            int c = in.read();
+            if (c == '\uFEFF') {
+                // transformers reads with open(..., encoding="utf-8") and json.loads, serde_json reads bytes: both
+                // refuse a byte order mark; Jackson would say "Unexpected character" and print it invisibly
+                throw new Malformed("starts with a byte order mark (EF BB BF), which the Hugging Face readers refuse");
+            }
+            if (c >= 0) in.unread(c);
             JsonToken first = p.nextToken();
             if (first == null) return MissingNode.getInstance();
             JsonNode tree = exactTree(p);

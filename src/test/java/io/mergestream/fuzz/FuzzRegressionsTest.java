@@ -103,14 +103,16 @@ class FuzzRegressionsTest {
     /**
      * FIXED (format/Json.java): given bytes, Jackson guesses their encoding from the first four, so Json.read read
      * {@code {\0}\0} as "{}" (UTF-16LE), a UTF-16 file with its BOM as JSON, and {@code {\0\0\0"\0\0\0a} as
-     * truncated UTF-32 (an UncheckedIOException: exit 1 for bad input). Python reads them as UTF-8 and
+     * truncated UTF-32 (an UncheckedIOException: exit 1 for bad input). transformers reads them as UTF-8 and
      * refuses all three (json.loads: "Expecting property name", the decoder: "invalid start byte"); the
-     * files are decoded as UTF-8 now.
+     * files are decoded as UTF-8 now. A UTF-8 byte order mark, which Jackson skipped, is refused as
+     * transformers (json.loads: "Unexpected UTF-8 BOM") and serde_json refuse it.
      */
     @ParameterizedTest
     @CsvSource({"config-brace-nul-read-as-utf16.config.json, is not valid JSON",
             "config-brace-nul-nul-nul-read-as-utf32.config.json, is not valid JSON",
-            "config-utf16-with-bom.config.json, is not UTF-8 text"})
+            "config-utf16-with-bom.config.json, is not UTF-8 text",
+            "config-utf8-with-bom.config.json, starts with a byte order mark (EF BB BF)"})
     void configInAnotherEncodingThanUtf8IsRefused(String file, String message) {
         FormatException e = assertThrows(FormatException.class, () -> Json.read(DIR.resolve(file)));
         assertTrue(e.getMessage().contains(file) && e.getMessage().contains(message), e.getMessage());
