@@ -34,15 +34,17 @@ public final class DeltaReport {
                 .append("body{font:14px system-ui,sans-serif;margin:24px;max-width:1100px;color:#222}")
                 .append("table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}")
                 .append("td:first-child,th:first-child{text-align:left}.verdict{padding:10px;background:#f3f6fb;border-left:4px solid #3b6fb6}")
-                .append("svg{display:block;margin:8px 0 20px}text{font:11px system-ui,sans-serif}</style></head><body>\n");
+                // a table wider than a narrow window scrolls by itself instead of widening the page
+                .append(".wide{overflow-x:auto}")
+                .append("svg{display:block;margin:8px 0 20px;height:auto}text{font:11px system-ui,sans-serif}</style></head><body>\n");
         s.append("<h1>Delta statistics</h1>\n<p>base <code>").append(esc(r.base().toString()))
                 .append("</code><br>model <code>").append(esc(r.model().toString())).append("</code></p>\n");
         s.append("<p class=\"verdict\"><b>").append(esc(r.verdict().kind().name())).append("</b>: ")
                 .append(esc(r.verdict().summary())).append("</p>\n");
         Figures o = r.overall();
-        s.append("<table><tr><th>whole model</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th><th>p90 |d|</th>")
+        s.append("<div class=\"wide\"><table><tr><th>whole model</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th><th>p90 |d|</th>")
                 .append("<th>p99 |d|</th><th>max |d|</th><th>|d|&le;0.005</th><th>|d|&le;0.03</th><th>cosine</th><th>rel. norm</th></tr>\n");
-        s.append(row("all compared tensors", o)).append("</table>\n");
+        s.append(row("all compared tensors", o)).append("</table></div>\n");
         s.append(String.format(Locale.ROOT, "<p>Element-weighted mean of the per-tensor cosine(model, base): %.4f; of the "
                 + "relative norm ||delta||/||base||: %.4f. Quantiles are read from a log-spaced histogram: within %.2f%% of "
                 + "the true value; max is exact.</p>\n", r.weightedCosine(), r.weightedRelativeNorm(),
@@ -55,14 +57,15 @@ public final class DeltaReport {
             s.append("<p>Relative norm ||delta||/||base|| of each layer.</p>\n");
             s.append(layerChart(r.layers(), List.of(Figures::relativeNorm), false));
             s.append("<h2>Where the fine-tune lives: tensor kind &times; layer</h2>\n<p>Median |delta|:</p>\n");
-            s.append(heatmap(r.tensors(), Figures::p50));
-            s.append("<p>Relative norm ||delta||/||base||:</p>\n").append(heatmap(r.tensors(), Figures::relativeNorm));
+            s.append(heatmap(r.tensors(), Figures::p50, "median |delta|", "half the deltas or more are 0", "heat-p50"));
+            s.append("<p>Relative norm ||delta||/||base||:</p>\n")
+                    .append(heatmap(r.tensors(), Figures::relativeNorm, "relative norm", "the tensor equals the base", "heat-norm"));
         }
-        s.append("<h2>Tensors</h2>\n<table><tr><th>tensor</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th>")
+        s.append("<h2>Tensors</h2>\n<div class=\"wide\"><table><tr><th>tensor</th><th>elements</th><th>mean</th><th>std</th><th>p50 |d|</th>")
                 .append("<th>p90 |d|</th><th>p99 |d|</th><th>max |d|</th><th>|d|&le;0.005</th><th>|d|&le;0.03</th>")
                 .append("<th>cosine</th><th>rel. norm</th></tr>\n");
         for (TensorStats t : r.tensors()) s.append(row(t.name(), t.figures()));
-        s.append("</table>\n");
+        s.append("</table></div>\n");
         if (!r.skipped().isEmpty()) {
             s.append("<h2>Not compared</h2>\n<ul>");
             for (DeltaStats.Skipped k : r.skipped()) {
@@ -136,7 +139,16 @@ public final class DeltaReport {
                 hi = Math.max(hi, t);
             }
         }
-        if (!Double.isFinite(lo)) return "<p>(no finite values)</p>\n";
+        // A log scale cannot show 0: the layers with a 0 are named under the chart instead of vanishing from it.
+        TreeSet<Integer> zeros = new TreeSet<>();
+        if (log) {
+            for (LayerStats l : layers) {
+                for (ToDoubleFunction<Figures> f : series) if (f.applyAsDouble(l.figures()) == 0) zeros.add(l.layer());
+            }
+        }
+        String zeroNote = zeros.isEmpty() ? "" : "<p class=\"zeros\">Value 0 (not drawn on the log scale) in layer"
+                + (zeros.size() > 1 ? "s " : " ") + zeros.toString().replaceAll("[\\[\\]]", "") + ".</p>\n";
+        if (!Double.isFinite(lo)) return zeros.isEmpty() ? "<p>(no finite values)</p>\n" : zeroNote;
         if (!log) lo = 0;
         if (hi - lo < 1e-12) hi = lo + (log ? 1 : Math.max(1e-12, Math.abs(lo)));
         int n = layers.size();
@@ -164,63 +176,167 @@ public final class DeltaReport {
         s.append(String.format(Locale.ROOT, "<text x=\"4\" y=\"%d\">%s</text><text x=\"4\" y=\"16\">%s</text>", H - B,
                 label(lo, log), label(hi, log)));
         s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">layer</text>", (W + L) / 2, H - 4));
-        s.append(axes()).append("</svg>\n");
+        s.append(axes()).append("</svg>\n").append(zeroNote);
         return s.toString();
     }
 
-    /** Rows: tensor kinds, columns: layers; colour: log of the value between the table's min and max. */
-    private static String heatmap(List<TensorStats> tensors, ToDoubleFunction<Figures> value) {
+    /** Width of a character of the 11 px chart font, generously (system-ui averages about 6 px): for the layout. */
+    static final double CHAR_W = 6.6;
+    /** The fill of a cell whose value is exactly 0, and of the legend's swatch for it. */
+    static final String ZERO_FILL = "#d9d9d9";
+    private static final String NON_FINITE_FILL = "#f4c7c3";
+
+    /**
+     * Rows: tensor kinds, columns: layers; colour: log of the value between the table's min and max, explained by
+     * a colour bar. A cell whose value is 0 (log undefined) is grey and says "0", a non-finite one "?";
+     * a kind missing from a layer stays blank, and the legend says what each means. The drawing's size follows
+     * the names and the number of layers, and every label, the legend included, lies inside its viewBox
+     * (a small model's heat map is narrower than its legend: the viewBox is as wide as the wider of the two).
+     */
+    private static String heatmap(List<TensorStats> tensors, ToDoubleFunction<Figures> value, String what, String zeroMeans,
+            String id) {
         TreeSet<Integer> layers = new TreeSet<>();
         Map<String, Map<Integer, Double>> cells = new LinkedHashMap<>();
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
+        int longestKind = 0;
         for (TensorStats t : tensors) {
             if (t.layer() < 0) continue;
             double v = value.applyAsDouble(t.figures());
             layers.add(t.layer());
             cells.computeIfAbsent(t.kind(), k -> new LinkedHashMap<>()).put(t.layer(), v);
+            longestKind = Math.max(longestKind, t.kind().length());
             if (Double.isFinite(v) && v > 0) {
                 lo = Math.min(lo, Math.log10(v));
                 hi = Math.max(hi, Math.log10(v));
             }
         }
-        if (!Double.isFinite(lo)) return "<p>(no positive values)</p>\n";
+        if (cells.isEmpty()) return "";
+        boolean anyPositive = Double.isFinite(lo);
+        if (!anyPositive) lo = hi = 0;
         if (hi - lo < 1e-9) hi = lo + 1;
-        int cw = Math.max(8, Math.min(40, (W - 260) / Math.max(1, layers.size())));
+        boolean anyZero = false, anyNonFinite = false, anyMissing = false;
+        for (Map<Integer, Double> row : cells.values()) {
+            anyMissing |= row.size() < layers.size();
+            for (double v : row.values()) {
+                anyZero |= v == 0;
+                anyNonFinite |= !Double.isFinite(v);
+            }
+        }
+        int labelW = Math.max(textWidth("layer ->"), (int) Math.ceil(CHAR_W * longestKind)) + 16;
+        int cw = Math.max(8, Math.min(40, (W - labelW - 10) / layers.size()));
         int ch = 16;
-        int width = 260 + cw * layers.size() + 10;
-        int height = ch * cells.size() + 40;
-        StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">", width, height));
+        int gridX = labelW;
+        int gridW = cw * layers.size();
+        StringBuilder body = new StringBuilder();
         int row = 0;
         for (Map.Entry<String, Map<Integer, Double>> e : cells.entrySet()) {
             int y = 10 + row * ch;
-            s.append(String.format(Locale.ROOT, "<text x=\"252\" y=\"%d\" text-anchor=\"end\">%s</text>", y + 12,
-                    esc(e.getKey())));
+            body.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>", labelW - 8,
+                    y + 12, esc(e.getKey())));
             int col = 0;
             for (int l : layers) {
                 Double v = e.getValue().get(l);
-                if (v != null && Double.isFinite(v) && v > 0) {
-                    double t = (Math.log10(v) - lo) / (hi - lo);
-                    s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
-                            + "<title>%s layer %d: %.3g</title></rect>", 260 + col * cw, y, cw - 1, ch - 1, colour(t),
-                            esc(e.getKey()), l, v));
+                int x = gridX + col * cw;
+                if (v != null) {
+                    // %.3g writes 0 as "0.00"
+                    String title = String.format(Locale.ROOT, "<title>%s layer %d: %s %s</title>", esc(e.getKey()), l,
+                            what, v == 0 ? "0" : String.format(Locale.ROOT, "%.3g", v));
+                    if (Double.isFinite(v) && v > 0) {
+                        double t = (Math.log10(v) - lo) / (hi - lo);
+                        body.append(cell(x, y, cw, ch, colour(t), title, null));
+                    } else {
+                        body.append(cell(x, y, cw, ch, v == 0 ? ZERO_FILL : NON_FINITE_FILL, title, v == 0 ? "0" : "?"));
+                    }
                 }
                 col++;
             }
             row++;
         }
+        int y = 10 + row * ch;
         int col = 0;
         for (int l : layers) {
             if (col % Math.max(1, layers.size() / 16) == 0) {
-                s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d</text>",
-                        260 + col * cw + cw / 2, 10 + row * ch + 14, l));
+                body.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d</text>",
+                        gridX + col * cw + cw / 2, y + 14, l));
             }
             col++;
         }
-        s.append(String.format(Locale.ROOT, "<text x=\"260\" y=\"%d\">layer &#8594;   colour: %.2g (light) to %.2g (dark), log scale</text>",
-                10 + row * ch + 30, Math.pow(10, lo), Math.pow(10, hi)));
-        return s.append("</svg>\n").toString();
+        body.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">layer &#8594;</text>",
+                labelW - 8, y + 14));
+        int right = gridX + gridW;
+        // The legend, under the grid: the colour bar with its scale, then one line per kind of cell drawn without a colour.
+        y += 28;
+        int barW = 240;
+        List<String[]> notes = new ArrayList<>(); // {swatch: "0", "?", "blank" or "", text}
+        if (anyPositive) {
+            String caption = what + ", log scale";
+            body.append(String.format(Locale.ROOT, "<defs><linearGradient id=\"%s\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">", id));
+            for (int k = 0; k <= 4; k++) {
+                body.append(String.format(Locale.ROOT, "<stop offset=\"%.2f\" stop-color=\"%s\"/>", k / 4.0, colour(k / 4.0)));
+            }
+            body.append("</linearGradient></defs>");
+            body.append(String.format(Locale.ROOT, "<rect class=\"colour-bar\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"12\" "
+                    + "fill=\"url(#%s)\" stroke=\"#888\" stroke-width=\"0.5\"/>", gridX, y, barW, id));
+            String[] ticks = ticks(Math.pow(10, lo), Math.pow(10, (lo + hi) / 2), Math.pow(10, hi));
+            for (int k = 0; k <= 2; k++) {
+                double xk = gridX + barW * k / 2.0;
+                String anchor = k == 0 ? "start" : k == 1 ? "middle" : "end";
+                body.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>"
+                        + "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%s</text>", xk, y + 12, xk, y + 16, xk,
+                        y + 27, anchor, ticks[k]));
+            }
+            body.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>", gridX + barW + 8, y + 10,
+                    esc(caption)));
+            right = Math.max(right, gridX + barW + 8 + textWidth(caption));
+            y += 46;
+        } else {
+            notes.add(new String[] {"", "every value is 0: no colour scale"});
+        }
+        if (anyZero) notes.add(new String[] {"0", what + " is 0: " + zeroMeans});
+        if (anyNonFinite) notes.add(new String[] {"?", "not finite (NaN or infinite deltas: see the table)"});
+        if (anyMissing) notes.add(new String[] {"blank", "the layer has no tensor of that kind"});
+        for (String[] note : notes) {
+            switch (note[0]) {
+                case "0" -> body.append(cell(gridX, y - 11, 16, ch, ZERO_FILL, "", "0"));
+                case "?" -> body.append(cell(gridX, y - 11, 16, ch, NON_FINITE_FILL, "", "?"));
+                case "blank" -> body.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"15\" height=\"%d\" "
+                        + "fill=\"none\" stroke=\"#bbb\"/>", gridX, y - 11, ch - 1));
+                default -> { }
+            }
+            int textX = gridX + (note[0].isEmpty() ? 0 : 22);
+            body.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>", textX, y + 1, esc(note[1])));
+            right = Math.max(right, textX + textWidth(note[1]));
+            y += 20;
+        }
+        int width = right + 10;
+        int height = y;
+        return String.format(Locale.ROOT, "<svg class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                + "width=\"100%%\" style=\"max-width:%dpx\">", width, height, width) + body + "</svg>\n";
+    }
+
+    /** The values with as few significant digits (2 to 6) as tell them apart: a narrow scale needs more. */
+    static String[] ticks(double... values) {
+        String[] out = new String[values.length];
+        for (int digits = 2; digits <= 6; digits++) {
+            for (int i = 0; i < values.length; i++) out[i] = String.format(Locale.ROOT, "%." + digits + "g", values[i]);
+            if (java.util.Arrays.stream(out).distinct().count() == out.length) break;
+        }
+        return out;
+    }
+
+    /** A heat-map cell; {@code label}, when not null, written in it (the cells without a colour). */
+    private static String cell(int x, int y, int cw, int ch, String fill, String title, String label) {
+        String rect = String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">%s</rect>",
+                x, y, cw - 1, ch - 1, fill, title);
+        if (label == null) return rect;
+        return rect + String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"9\" "
+                + "fill=\"#444\">%s</text>", x + (cw - 1) / 2.0, y + 11, label);
+    }
+
+    /** The estimated width of {@code text} in the 11 px chart font (an upper bound for the layout). */
+    static int textWidth(String text) {
+        return (int) Math.ceil(CHAR_W * text.length());
     }
 
     /** White-yellow to dark blue. */
@@ -232,8 +348,10 @@ public final class DeltaReport {
         return String.format(Locale.ROOT, "#%02x%02x%02x", r, g, b);
     }
 
+    /** A chart drawn in W x H units and scaled to the page's width (its height follows). */
     private static String svgOpen() {
-        return String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\">", W, H);
+        return String.format(Locale.ROOT, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                + "width=\"100%%\">", W, H);
     }
 
     private static String axes() {

@@ -18,8 +18,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
 
 /**
  * The output's {@code README.md}, a Hugging Face model card, and the recipe itself as {@code mergekit_config.yml}
@@ -192,7 +199,14 @@ public record ModelCard(String version, Operation operation) {
         return Optional.of(l);
     }
 
-    /** The YAML between a leading {@code ---} line and the next {@code ---} line, or empty when there is none. */
+    /**
+     * The string values at the top of the YAML between a leading {@code ---} line and the next {@code ---} line
+     * (as text nodes), or empty when there is none. Read as the Hub's tools read a card ({@code huggingface_hub}
+     * uses PyYAML's {@code safe_load}): SnakeYAML with the safe constructor, so an alias {@code *x} is the value
+     * anchored as {@code &x} and an undefined one is an error (Jackson's YAML reader takes {@code *x} for the
+     * string "x": {@code x: &a mit} then {@code license: *a} read as the licence "a"). Values that are not
+     * strings (numbers, dates, lists, a list containing itself) are left out: only strings are copied.
+     */
     static Optional<JsonNode> parseFrontMatter(String card) {
         String text = card.startsWith("\uFEFF") ? card.substring(1) : card;
         List<String> lines = text.lines().toList();
@@ -200,11 +214,22 @@ public record ModelCard(String version, Operation operation) {
         int end = -1;
         for (int i = 1; i < lines.size() && end < 0; i++) if (lines.get(i).strip().equals("---")) end = i;
         if (end < 0) throw new IllegalArgumentException("no closing --- line");
+        Object document;
         try {
-            JsonNode n = YAML.readTree(String.join("\n", lines.subList(1, end)));
-            return n != null && n.isObject() ? Optional.of(n) : Optional.empty();
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(e.getOriginalMessage().lines().findFirst().orElse("invalid YAML"));
+            // SnakeYAML's default limits (aliases of collections, nesting, 3 MB) bound what a card can cost
+            document = new Yaml(new SafeConstructor(new LoaderOptions())).load(String.join("\n", lines.subList(1, end)));
+        } catch (MarkedYAMLException e) {
+            Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            throw new IllegalArgumentException((mark == null ? "" : "line " + (mark.getLine() + 2) + ": ")
+                    + (e.getProblem() != null ? e.getProblem() : e.getMessage()));
+        } catch (YAMLException e) {
+            throw new IllegalArgumentException(e.getMessage().lines().findFirst().orElse("invalid YAML"));
         }
+        if (!(document instanceof Map<?, ?> map)) return Optional.empty();
+        ObjectNode strings = YAML.createObjectNode();
+        map.forEach((k, v) -> {
+            if (k instanceof String key && v instanceof String value) strings.put(key, value);
+        });
+        return Optional.of(strings);
     }
 }

@@ -19,9 +19,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.InputFiles;
 import io.mergestream.Names;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PushbackReader;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,17 +86,39 @@ public final class Json {
      * {@code Double.toString} ({@code 1.0E-5}) would differ from its source in every number. Integers keep their
      * digits anyway (int, long or BigInteger nodes). The nodes are ordinary {@link DoubleNode}s to every reader;
      * only their serialisation differs. Only a regular file of at most {@link InputFiles#MAX_JSON_BYTES} is read
-     * (checked before reading, see {@link InputFiles}).
+     * (checked before reading, see {@link InputFiles}). One value per file, as {@code json.loads} reads it: content
+     * after it but whitespace is refused.
      */
     public static JsonNode read(Path file) {
         InputFiles.requireReadable(file, "JSON file", InputFiles.MAX_JSON_BYTES);
-        try (JsonParser p = MAPPER.createParser(file.toFile())) {
+        // Decoded as UTF-8 here, strictly (the decoder reports malformed input), as Python reads these files:
+        // given bytes, Jackson guesses the encoding from the first four, and read `{\0}\0` as "{}" (UTF-16LE), a
+        // UTF-16 file with its BOM as JSON, and `{\0\0\0` as UTF-32 (an I/O error for bad input).
+        try (PushbackReader in = new PushbackReader(new InputStreamReader(Files.newInputStream(file),
+                StandardCharsets.UTF_8.newDecoder()), 1); JsonParser p = MAPPER.createParser(in)) {
+            int c = in.read();
+            if (c == '\uFEFF') {
+                // transformers reads with open(..., encoding="utf-8") and json.loads, serde_json reads bytes: both
+                // refuse a byte order mark; Jackson would say "Unexpected character" and print it invisibly
+                throw new Malformed("starts with a byte order mark (EF BB BF), which the Hugging Face readers refuse");
+            }
+            if (c >= 0) in.unread(c);
             JsonToken first = p.nextToken();
-            return first == null ? MissingNode.getInstance() : exactTree(p);
+            if (first == null) return MissingNode.getInstance();
+            JsonNode tree = exactTree(p);
+            // Python's json.loads (what wrote and what reads these files in the Hugging Face tools) refuses
+            // "Extra data" after the value: a second object would otherwise be dropped without a word
+            if (p.nextToken() != null) {
+                throw new Malformed("extra data after the JSON value, at line " + p.currentLocation().getLineNr()
+                        + ", column " + p.currentLocation().getColumnNr());
+            }
+            return tree;
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new FormatException(file, "is not valid JSON: " + e.getOriginalMessage().lines().findFirst().orElse(""));
         } catch (Malformed e) {
             throw new FormatException(file, "is not valid JSON: " + e.getMessage());
+        } catch (CharacterCodingException e) {
+            throw new FormatException(file, "is not UTF-8 text (" + e.getMessage() + ")");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + Names.printable(file) + ": " + e.getMessage(), e);
         }

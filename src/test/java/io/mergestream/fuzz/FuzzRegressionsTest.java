@@ -80,6 +80,74 @@ class FuzzRegressionsTest {
     }
 
     /**
+     * FIXED (format/Json.java): Json.read returned the first value and ignored what followed it, so a config.json
+     * holding two objects (a file written twice) read as the first with no word. Python's {@code json.loads},
+     * which the Hugging Face tools read these files with, refuses it: "Extra data: line 5 column 1 (char 51)".
+     */
+    @Test
+    void configWithASecondObjectAfterTheFirstIsRefused() {
+        FormatException e = assertThrows(FormatException.class,
+                () -> Json.read(DIR.resolve("config-second-object-after-the-first.config.json")));
+        assertTrue(e.getMessage().contains("config-second-object-after-the-first.config.json")
+                && e.getMessage().contains("extra data after the JSON value, at line 5, column 2"), e.getMessage());
+    }
+
+    /** Whitespace after the value is not extra data (json.loads accepts it too). */
+    @Test
+    void whitespaceAfterTheValueIsAccepted(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("config.json");
+        Files.writeString(f, "{\"vocab_size\": 32000}\n \t\r\n\n");
+        assertTrue(Json.read(f).path("vocab_size").asInt() == 32000);
+    }
+
+    /**
+     * FIXED (format/Json.java): given bytes, Jackson guesses their encoding from the first four, so Json.read read
+     * {@code {\0}\0} as "{}" (UTF-16LE), a UTF-16 file with its BOM as JSON, and {@code {\0\0\0"\0\0\0a} as
+     * truncated UTF-32 (an UncheckedIOException: exit 1 for bad input). transformers reads them as UTF-8 and
+     * refuses all three (json.loads: "Expecting property name", the decoder: "invalid start byte"); the
+     * files are decoded as UTF-8 now. A UTF-8 byte order mark, which Jackson skipped, is refused as
+     * transformers (json.loads: "Unexpected UTF-8 BOM") and serde_json refuse it.
+     */
+    @ParameterizedTest
+    @CsvSource({"config-brace-nul-read-as-utf16.config.json, is not valid JSON",
+            "config-brace-nul-nul-nul-read-as-utf32.config.json, is not valid JSON",
+            "config-utf16-with-bom.config.json, is not UTF-8 text",
+            "config-utf8-with-bom.config.json, starts with a byte order mark (EF BB BF)"})
+    void configInAnotherEncodingThanUtf8IsRefused(String file, String message) {
+        FormatException e = assertThrows(FormatException.class, () -> Json.read(DIR.resolve(file)));
+        assertTrue(e.getMessage().contains(file) && e.getMessage().contains(message), e.getMessage());
+    }
+
+    /**
+     * FIXED (format/safetensors/SafetensorsHeader.java), found by SafetensorsFuzzTest#fuzzHeader in 9 s (21,030
+     * executions) and #fuzzCheckpoint in 31 s (3,030), the crash files kept as Jazzer wrote them: a header
+     * {@code {} then NUL bytes. The header was checked as UTF-8 and then handed to Jackson as bytes, which
+     * took it for UTF-32LE and threw CharConversionException: "cannot read the header" as an I/O error (exit 1)
+     * for a bad file. A FormatException now (exit 2), before Jackson guesses.
+     */
+    @ParameterizedTest
+    @CsvSource({"safetensors-header-brace-nul-read-as-utf32.safetensors", "safetensors-file-brace-nul-read-as-utf32.safetensors"})
+    void safetensorsHeaderWithANulAfterTheBraceIsRefusedAsBadInput(String file) {
+        FormatException e = assertThrows(FormatException.class,
+                () -> io.mergestream.format.safetensors.SafetensorsFile.open(DIR.resolve(file)).close());
+        assertTrue(e.getMessage().contains(file) && e.getMessage().contains("a NUL byte after the opening '{'"),
+                e.getMessage());
+    }
+
+    /**
+     * Decided as PyYAML decides: {@code models: &a [*a]} is, to {@code yaml.safe_load}, a list holding itself
+     * ({@code {'models': [[...]]}}), never the string "a" (what Jackson's YAML reader makes of an alias); a value
+     * containing itself is no recipe, so the recipe parser refuses it, naming the key.
+     */
+    @Test
+    void aRecipeListContainingItselfIsRefused() throws Exception {
+        Path file = DIR.resolve("recipe-models-list-containing-itself.yml");
+        io.mergestream.MergestreamException e = assertThrows(io.mergestream.MergestreamException.class,
+                () -> io.mergestream.recipe.Recipe.parse(Files.readString(file), file));
+        assertTrue(e.getMessage().contains("models[0]: contains itself through a YAML alias"), e.getMessage());
+    }
+
+    /**
      * FIXED (tokenizer/Vocabulary.java), found by VocabularyFuzzTest in 70 s (the crash file Jazzer wrote, kept
      * as is: tiny-llama's tokenizer.json, NUL, its tokenizer_config.json, with the added token {@code <s>}'s id
      * changed from 1 to 0). Two added tokens with the same id: byId kept {@code <s>}, and {@code <unk>} stayed in

@@ -19,6 +19,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  * {@code planted}, excluded by the pom); run with
  * {@code mvn -Dms.excludedGroups=none -Dtest=PlantedBugsTest test} (each case runs {@code bench/fuzz.sh TARGET 5m
  * --plant NAME}, niced, one at a time). The crash file the run writes into the target's corpus is removed again.
+ *
+ * <p>Runs so far (bench/README.md, Fuzzing, has the details): {@code header} (the data-section size off by one)
+ * found in 25 s, {@code safetensors} (the header-length bound off by one) in 12 s, {@code zip} in 76 s, on
+ * 2026-12-02; {@code recipe}, {@code vocabulary}, {@code unpickler} and {@code index} in under 2 minutes each on
+ * 2026-12-01. {@code config} (a float of magnitude >= 1e6) was not found in 3 minutes from the seeds (24,446
+ * executions on a loaded machine), and in 1 s from the corpus a 10-minute run had grown: from the seeds alone
+ * this case may fail until that plant is made easier to reach.
  */
 @Tag("planted")
 class PlantedBugsTest {

@@ -197,6 +197,12 @@ public final class SafetensorsHeader {
         if (json.byteSize() == 0 || json.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) != '{') {
             throw new FormatException(file, "header is not a JSON object (it must start with '{')");
         }
+        if (json.byteSize() > 1 && json.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1) == 0) {
+            // Jackson guesses a byte stream's encoding from its first bytes, and '{' then NUL is UTF-16LE or
+            // UTF-32LE to it: it would decode the UTF-8 header as such (an I/O error, or `{\0}\0` read as "{}").
+            // A raw NUL is never valid JSON (serde_json refuses it), so refuse it before Jackson guesses.
+            throw new FormatException(file, "header is not valid JSON: a NUL byte after the opening '{'");
+        }
         Columns tensors = new Columns();
         try (JsonParser p = parser(json)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
