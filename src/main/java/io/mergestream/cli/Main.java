@@ -122,9 +122,12 @@ public final class Main {
             line = t.getMessage();
         } else if (t instanceof io.mergestream.api.MergeIOException
                 || t instanceof io.mergestream.api.MergeCancelledException) {
-            // the library's own types carry the one line already (a cancel: the JVM is stopping, Ctrl-C)
+            // the library's own types carry the one line already (a cancel: the JVM is stopping, Ctrl-C); an I/O
+            // failure is said in words from the exception it wraps, as for the commands that call the engine
             code = EXIT_IO;
-            line = t.getMessage();
+            Throwable cause = t.getCause();
+            line = cause instanceof UncheckedIOException || cause instanceof IOException ? IoErrors.describe(cause)
+                    : t.getMessage();
         } else if (t instanceof InvalidPathException e) {
             // A NUL in a path from the command line or a recipe: the path itself is the bad input.
             code = EXIT_BAD_INPUT;

@@ -65,7 +65,7 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        MergeKernel kernel = this.kernel.kernel();
+        // the API resolves the kernel (and says once why it is not the one asked for); the summary names what ran
         MergeRecipe recipe = MergeRecipe.fromFile(recipePath);
         try (CliListener listener = new CliListener(Terminal.progress(quiet.quiet))) {
             MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
@@ -80,7 +80,7 @@ final class MergeCommand implements Callable<Integer> {
             }
             RunResult result = merge.run(output.path);
             listener.close();
-            printSummary(result, kernel, threads.count, output.path);
+            printSummary(result, threads.count, output.path);
         }
         return 0;
     }
@@ -91,11 +91,11 @@ final class MergeCommand implements Callable<Integer> {
                 sum.tensors(), plan.method().name(), kernel.name(), threads), sum, out));
     }
 
-    private static void printSummary(RunResult r, MergeKernel kernel, int threads, Path out) {
+    private static void printSummary(RunResult r, int threads, Path out) {
         MergeEngine.Summary sum = new MergeEngine.Summary(r.tensors(), r.bytesRead(), r.bytesWritten(), r.seconds(),
                 new MemoryStats(r.peakRssBytes(), 0, r.peakHeapBytes()));
         System.err.println(SummaryLine.of(String.format(Locale.ROOT, "merged %d tensors (%s, %s kernel, %d threads)",
-                r.tensors(), r.method(), kernel.name(), threads), sum, out));
+                r.tensors(), r.method(), r.kernel(), threads), sum, out));
     }
 
     private static void printPlan(PrintWriter out, Plan plan) {

@@ -2,6 +2,7 @@ package io.mergestream.cli;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.Names;
+import io.mergestream.engine.Progress;
 import io.mergestream.format.OutputFile;
 import io.mergestream.format.pack.PackFile;
 import io.mergestream.format.pack.PackHeader;
@@ -85,11 +86,16 @@ final class PackCommand implements Callable<Integer> {
         Packer.Summary sum = Packer.pack(new Packer.Request(base, model, rho, s, DareCommand.rescale(rescaleName, false),
                 DareCommand.excludes(exclude), seed.orElse(0), ordinal, out, threads.count, blockElements), kernel, Terminal.progress(quiet.quiet),
                 System.err);
-        System.err.printf(Locale.ROOT, "mergestream: packed %d tensors (%d deltas at density %s, %d whole) into %s: %s for a"
-                        + " %s model (%.4f of its size), %d kept values at %.2f bits each; read %s in %.2f s (%s/s in)%n",
-                sum.deltas() + sum.wholes(), sum.deltas(), rho, sum.wholes(), Names.printable(out), Bytes.human(sum.packBytes()),
-                Bytes.human(sum.modelBytes()), sum.ratio(), sum.kept(), sum.bitsPerKept(), Bytes.human(sum.bytesRead()),
-                sum.seconds(), Bytes.human((long) (sum.bytesRead() / Math.max(sum.seconds(), 1e-9))));
+        // the merge summary's form: wrapped at 80 columns, rates in GB/s
+        System.err.println(SummaryLine.wrap(List.of(
+                String.format(Locale.ROOT, "mergestream: packed %d tensors (%d deltas at density %s, %d whole)",
+                        sum.deltas() + sum.wholes(), sum.deltas(), rho, sum.wholes()),
+                String.format(Locale.ROOT, "read %s in %.2f s (%s)", Bytes.human(sum.bytesRead()), sum.seconds(),
+                        Progress.rate(sum.bytesRead() / Math.max(sum.seconds(), 1e-9))),
+                String.format(Locale.ROOT, "into %s: %s for a %s model (%.4f of its size)", Names.printable(out),
+                        Bytes.human(sum.packBytes()), Bytes.human(sum.modelBytes()), sum.ratio()),
+                String.format(Locale.ROOT, "%d kept values at %.2f bits each", sum.kept(), sum.bitsPerKept())),
+                ", ", ""));
         return 0;
     }
 

@@ -39,7 +39,7 @@ class RepeatedMergeMemoryTest {
     private static long[] probe(String mode) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:NativeMemoryTracking=summary", "-Xmx256m", "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", io.mergestream.TestFiles.childClassPath(),
                 RepeatedMergeProbe.class.getName(), mode, "10", "100"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         byte[] out;

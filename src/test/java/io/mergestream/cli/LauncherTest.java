@@ -34,7 +34,7 @@ class LauncherTest {
         List<String> cmd = new java.util.ArrayList<>(List.of(Path.of("bin", "mergestream").toAbsolutePath().toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("MERGESTREAM_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("MERGESTREAM_CLASSPATH", io.mergestream.TestFiles.childClassPath());
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().remove("MERGESTREAM_JAVA_OPTS");
         pb.environment().putAll(env);
@@ -91,7 +91,7 @@ class LauncherTest {
         String command = String.join(" ", launcher(Map.of(), "merge", recipe.toString(), "-o", out.toString(), "--threads",
                 "1", "--kernel", "scalar").command());
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/script", "-q", "-e", "-c", command, "/dev/null");
-        pb.environment().put("MERGESTREAM_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("MERGESTREAM_CLASSPATH", io.mergestream.TestFiles.childClassPath());
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().put("TERM", "xterm");
         pb.redirectErrorStream(true);

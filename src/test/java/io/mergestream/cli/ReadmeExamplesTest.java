@@ -102,7 +102,7 @@ class ReadmeExamplesTest {
     /** Runs {@code command} in bash in the repository root, bin/mergestream on the test classes; stdout + stderr. */
     private String run(String command) throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder("bash", "-c", command).redirectErrorStream(true);
-        pb.environment().put("MERGESTREAM_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("MERGESTREAM_CLASSPATH", io.mergestream.TestFiles.childClassPath());
         pb.environment().put("PATH", Path.of("bin").toAbsolutePath() + ":" + System.getenv("PATH"));
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().remove("MERGESTREAM_JAVA_OPTS");
