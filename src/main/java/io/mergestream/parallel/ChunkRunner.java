@@ -175,6 +175,11 @@ public final class ChunkRunner implements AutoCloseable {
                 }
             }
         }
+        if (caller.isInterrupted()) {
+            // the workers may all have stopped on the caller's status before the wait above looked at it
+            interruptSeen.set(true);
+            Thread.interrupted();
+        }
         if (interruptSeen.get()) {
             // the workers saw a stop, not why; unless a chunk itself failed, the interrupt is the reason
             Failed f = failure.get();
