@@ -6,7 +6,13 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.invoke.MethodHandle;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import io.mergestream.Names;
 import java.nio.file.Path;
 import java.util.NoSuchElementException;
 import java.util.Optional;
@@ -33,6 +39,20 @@ import java.util.Optional;
  * as on a platform without the calls: the tests use it to show that a merge writes the same bytes without it.
  */
 public final class MappedPages {
+
+    /**
+     * The whole of {@code path} mapped read-only into {@code arena}: how every reader of tensor files (safetensors,
+     * torch zip, delta packs) maps its file. A missing file is bad input naming it; any other failure to map is I/O.
+     */
+    public static MemorySegment mapReadOnly(Path path, Arena arena) {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        } catch (NoSuchFileException e) {
+            throw new FormatException(path, "file not found");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot map " + Names.printable(path) + ": " + e.getMessage(), e);
+        }
+    }
 
     private static final int MADV_SEQUENTIAL = 2;
     private static final int MADV_DONTNEED = 4;

@@ -4,16 +4,12 @@ import io.mergestream.InputFiles;
 import io.mergestream.format.FormatException;
 import io.mergestream.format.MappedPages;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
@@ -67,14 +63,7 @@ public final class PackFile implements AutoCloseable {
         InputFiles.requireRegularFile(path, "delta pack");
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment mapping;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            } catch (NoSuchFileException e) {
-                throw new FormatException(path, "file not found");
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
-            }
+            MemorySegment mapping = MappedPages.mapReadOnly(path, arena);
             long size = mapping.byteSize();
             if (size < 16) throw new FormatException(path, "file is " + size + " bytes, shorter than a pack's 16-byte preamble");
             if (MemorySegment.ofArray(MAGIC).mismatch(mapping.asSlice(0, 8)) >= 0) {

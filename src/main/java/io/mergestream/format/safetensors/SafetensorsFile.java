@@ -6,16 +6,11 @@ import io.mergestream.format.FormatException;
 import io.mergestream.format.MappedPages;
 import io.mergestream.format.TensorFile;
 import io.mergestream.tensor.TensorInfo;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -55,12 +50,7 @@ public final class SafetensorsFile implements TensorFile {
         InputFiles.requireRegularFile(path, "safetensors file");
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment mapping;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            } catch (NoSuchFileException e) {
-                throw new FormatException(path, "file not found");
-            }
+            MemorySegment mapping = MappedPages.mapReadOnly(path, arena);
             long size = mapping.byteSize();
             if (size < 8) {
                 throw new FormatException(path, "file is " + size + " bytes, shorter than the 8-byte header length");
@@ -78,9 +68,6 @@ public final class SafetensorsFile implements TensorFile {
             SafetensorsHeader header = SafetensorsHeader.parse(path, mapping.asSlice(8, headerLength), size - dataStart);
             MappedPages.sequential(mapping);
             return new SafetensorsFile(path, arena, mapping, dataStart, header);
-        } catch (IOException e) {
-            arena.close();
-            throw new UncheckedIOException("cannot map " + Names.printable(path) + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -9,17 +9,12 @@ import io.mergestream.format.torch.RestrictedUnpickler.StorageRef;
 import io.mergestream.format.torch.RestrictedUnpickler.TensorRef;
 import io.mergestream.tensor.DType;
 import io.mergestream.tensor.TensorInfo;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -101,20 +96,12 @@ public final class TorchZipFile implements TensorFile {
     public static TorchZipFile open(Path path) {
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment mapping;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            } catch (NoSuchFileException e) {
-                throw new FormatException(path, "file not found");
-            }
+            MemorySegment mapping = MappedPages.mapReadOnly(path, arena);
             if (!ZipDirectory.hasEndRecord(mapping)) throw notAZip(path, mapping);
             List<ZipDirectory.Entry> entries = ZipDirectory.read(path, mapping);
             List<Tensor> tensors = readStateDict(path, mapping, entries);
             MappedPages.sequential(mapping);
             return new TorchZipFile(path, arena, mapping, tensors);
-        } catch (IOException e) {
-            arena.close();
-            throw new UncheckedIOException("cannot map " + path + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
