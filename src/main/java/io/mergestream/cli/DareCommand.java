@@ -8,7 +8,6 @@ import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.method.TensorParams;
-import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,11 +37,8 @@ final class DareCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
     Path model;
 
-    @Option(names = "--drop-rate", paramLabel = "P", description = "Fraction of delta elements to drop, in [0, 1).")
-    String dropRate;
-
-    @Option(names = "--density", paramLabel = "D", description = "Fraction to keep, in (0, 1] (= 1 - drop rate).")
-    String density;
+    @Mixin
+    SharedOptions.Density density;
 
     @Option(names = "--strategy", paramLabel = "random|magnitude", defaultValue = "random",
             description = "random (DARE, default) or magnitude (drop the smallest |delta| of each tensor).")
@@ -94,7 +90,7 @@ final class DareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        double rho = density(density, dropRate);
+        double rho = density.value();
         DarePlanner.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
             case "random" -> DarePlanner.Strategy.RANDOM;
             case "magnitude" -> DarePlanner.Strategy.MAGNITUDE;
@@ -149,26 +145,6 @@ final class DareCommand implements Callable<Integer> {
             throw new MergestreamException("--no-rescale contradicts --rescale " + rescaleName + " (give one of them)");
         }
         return r;
-    }
-
-    /** The density from exactly one of --density and --drop-rate (1 - P computed in decimal, then rounded once). */
-    static double density(String density, String dropRate) {
-        if ((dropRate == null) == (density == null)) {
-            throw new MergestreamException("give exactly one of --drop-rate P and --density D");
-        }
-        BigDecimal d;
-        try {
-            d = density != null ? new BigDecimal(density.trim()) : BigDecimal.ONE.subtract(new BigDecimal(dropRate.trim()));
-        } catch (NumberFormatException e) {
-            throw new MergestreamException((density != null ? "--density '" + density : "--drop-rate '" + dropRate)
-                    + "' is not a number");
-        }
-        if (d.signum() <= 0 || d.compareTo(BigDecimal.ONE) > 0) {
-            throw new MergestreamException(density != null
-                    ? "--density " + density + " is outside (0, 1]"
-                    : "--drop-rate " + dropRate + " is outside [0, 1)");
-        }
-        return d.doubleValue();
     }
 
     private ModelCard.Operation operation(double rho, DarePlanner.Strategy s, TensorParams.Rescale rescale, long seed) {

@@ -31,11 +31,8 @@ final class PackCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "M", description = "Fine-tuned model directory.")
     Path model;
 
-    @Option(names = "--drop-rate", paramLabel = "P", description = "Fraction of delta elements to drop, in [0, 1).")
-    String dropRate;
-
-    @Option(names = "--density", paramLabel = "D", description = "Fraction to keep, in (0, 1] (= 1 - drop rate).")
-    String density;
+    @Mixin
+    SharedOptions.Density density;
 
     @Mixin
     SharedOptions.Seed seed;
@@ -75,7 +72,7 @@ final class PackCommand implements Callable<Integer> {
     public Integer call() {
         if (ordinal < 0) throw new MergestreamException("--ordinal must be at least 0");
         if (blockElements < 1 || blockElements > (1 << 24)) throw new MergestreamException("--block-elements must be in [1, 2^24]");
-        double rho = DareCommand.density(density, dropRate);
+        double rho = density.value();
         PackHeader.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
             case "random" -> PackHeader.Strategy.RANDOM;
             case "magnitude" -> PackHeader.Strategy.MAGNITUDE;

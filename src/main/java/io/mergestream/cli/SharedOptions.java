@@ -4,6 +4,7 @@ import io.mergestream.MergestreamException;
 import io.mergestream.engine.MergeEngine;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -82,6 +83,35 @@ final class SharedOptions {
         @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true, converter = PositiveInt.class,
                 description = "Elements per chunk (output is identical for any value).")
         int elements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+    }
+
+    /** {@code --drop-rate P | --density D}: what DARE keeps (dare, pack). */
+    static final class Density {
+        @Option(names = "--drop-rate", paramLabel = "P", description = "Fraction of delta elements to drop, in [0, 1).")
+        String dropRate;
+
+        @Option(names = "--density", paramLabel = "D", description = "Fraction to keep, in (0, 1] (= 1 - drop rate).")
+        String density;
+
+        /** The density from exactly one of them (1 - P computed in decimal, then rounded once). */
+        double value() {
+            if ((dropRate == null) == (density == null)) {
+                throw new MergestreamException("give exactly one of --drop-rate P and --density D");
+            }
+            BigDecimal d;
+            try {
+                d = density != null ? new BigDecimal(density.trim()) : BigDecimal.ONE.subtract(new BigDecimal(dropRate.trim()));
+            } catch (NumberFormatException e) {
+                throw new MergestreamException((density != null ? "--density '" + density : "--drop-rate '" + dropRate)
+                        + "' is not a number");
+            }
+            if (d.signum() <= 0 || d.compareTo(BigDecimal.ONE) > 0) {
+                throw new MergestreamException(density != null
+                        ? "--density " + density + " is outside (0, 1]"
+                        : "--drop-rate " + dropRate + " is outside [0, 1)");
+            }
+            return d.doubleValue();
+        }
     }
 
     /** {@code --json}: machine-readable output on stdout. */
