@@ -13,7 +13,6 @@ import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.DoubleNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.NumericNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.mergestream.InputFiles;
@@ -104,7 +103,8 @@ public final class Json {
             }
             if (c >= 0) in.unread(c);
             JsonToken first = p.nextToken();
-            if (first == null) return MissingNode.getInstance();
+            // json.loads("") raises "Expecting value": an empty config or tokenizer file is not an empty object
+            if (first == null) throw new Malformed("the file is empty (no JSON value)");
             JsonNode tree = exactTree(p);
             // Python's json.loads (what wrote and what reads these files in the Hugging Face tools) refuses
             // "Extra data" after the value: a second object would otherwise be dropped without a word

@@ -132,7 +132,10 @@ public final class OutputManifest {
     static OutputManifest read(Path file) throws Invalid {
         JsonNode root;
         try {
-            root = Json.MAPPER.readTree(Files.readString(file, StandardCharsets.UTF_8));
+            // strict about what follows the object: a manifest decides which files --force may replace, so one with
+            // a second value after it (which Jackson's readTree would drop without a word) is not trusted
+            root = Json.MAPPER.reader().with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new Invalid("is not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
         }

@@ -158,4 +158,14 @@ class ModelFilesTest {
         assertEquals("Apache License 2.0 ...", Files.readString(out.resolve("LICENSE")), "the base's licence");
         assertEquals("{\"image_mean\": [0.48145466]}\n", Files.readString(out.resolve("preprocessor_config.json")));
     }
+
+    /** An empty config.json is refused as json.loads refuses "" ("Expecting value"), naming the file, not read as {}. */
+    @Test
+    void anEmptyJsonFileIsRefusedNamingIt() throws IOException {
+        Path f = Files.writeString(tmp.resolve("config.json"), "");
+        FormatException e = assertThrows(FormatException.class, () -> Json.read(f));
+        assertTrue(e.getMessage().startsWith(f + ": is not valid JSON: the file is empty"), e.getMessage());
+        Path ws = Files.writeString(tmp.resolve("ws.json"), " \n\t\n");
+        assertThrows(FormatException.class, () -> Json.read(ws));
+    }
 }

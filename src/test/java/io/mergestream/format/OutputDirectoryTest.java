@@ -263,6 +263,9 @@ class OutputDirectoryTest {
         Path victim = Files.writeString(tmp.resolve("victim.txt"), "keep");
         Map<String, String> manifests = Map.of(
                 "{not json", "not valid JSON",
+                "", "not written by mergestream",
+                "{\"written_by\": \"mergestream\", \"format\": 1, \"complete\": true, \"files\": []} {\"files\": []}",
+                "not valid JSON",
                 "{\"written_by\": \"someone\", \"format\": 1, \"complete\": true, \"files\": []}", "not written by mergestream",
                 "{\"written_by\": \"mergestream\", \"format\": 1, \"complete\": true, \"files\": [{\"path\": \"../victim.txt\", \"size\": 4}]}",
                 "outside the directory",
