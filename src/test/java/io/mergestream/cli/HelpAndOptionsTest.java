@@ -186,5 +186,9 @@ class HelpAndOptionsTest {
         CliRun r = CliRun.of("merge", "testdata/recipes/linear.yml", "-o", "/proc/mergestream-test/x");
         assertEquals(Main.EXIT_IO, r.code());
         assertEquals("mergestream: cannot create /proc/mergestream-test: no such file or directory", r.err().strip());
+        // once java.nio.file.NoSuchFileException: /x.yml
+        CliRun missing = CliRun.of("merge", "/nonexistent-mergestream-test/x.yml", "-o", "/nonexistent-mergestream-test/out");
+        assertEquals(Main.EXIT_BAD_INPUT, missing.code());
+        assertEquals("mergestream: /nonexistent-mergestream-test/x.yml: cannot read the recipe: no such file", missing.err().strip());
     }
 }
