@@ -145,14 +145,41 @@ final class SharedOptions {
             }
         }
 
-        static final class Candidates implements Iterable<String> {
-            @Override
-            public java.util.Iterator<String> iterator() {
-                return WORDS.iterator();
+        static final class Candidates extends Words {
+            Candidates() {
+                super(WORDS);
             }
         }
 
         private static final List<String> WORDS = java.util.Arrays.stream(values()).map(KernelChoice::word).toList();
+    }
+
+    /**
+     * The values of an option for shell completion ({@code completionCandidates}, which picocli instantiates:
+     * one subclass per option, naming its words).
+     */
+    abstract static class Words implements Iterable<String> {
+        private final List<String> words;
+
+        Words(List<String> words) {
+            this.words = List.copyOf(words);
+        }
+
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return words.iterator();
+        }
+
+        /** The words as a message lists the choices: "a or b", "a, b or c". */
+        String choices() {
+            int last = words.size() - 1;
+            return last == 0 ? words.get(0) : String.join(", ", words.subList(0, last)) + " or " + words.get(last);
+        }
+
+        /** The lower-case names of an enum's constants. */
+        static List<String> lowerCase(Enum<?>[] values) {
+            return java.util.Arrays.stream(values).map(v -> v.name().toLowerCase(Locale.ROOT)).toList();
+        }
     }
 
     /** A whole number of at least 1 (threads, chunk elements). */

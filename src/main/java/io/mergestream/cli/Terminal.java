@@ -19,16 +19,17 @@ import java.util.Optional;
  * <p><b>Why the launcher filters, and why only until here.</b> The JVM prints {@code WARNING: Using incubator
  * modules: jdk.incubator.vector} on fd 2 while it boots, before any Java code runs, whenever the module is
  * resolved (for a jar on the class path only {@code --add-modules} resolves it) and no flag turns it off.
- * bin/mergestream therefore starts the JVM with fd 2 on a pipe through a filter that drops exactly that line,
- * and the real stderr as fd {@value #LAUNCHER_FD_ENV}'s number; the first thing {@link Main#main} does is
- * {@code dup2} it back onto fd 2. From then on every write (System.err, the JVM's own messages, an hs_err
+ * bin/mergestream (and the release archive's launcher, which bin/release writes: the same with a named pipe,
+ * POSIX sh having no process substitution) therefore starts the JVM with fd 2 on a pipe through a filter that
+ * drops exactly that line, and the real stderr as fd {@value #LAUNCHER_FD_ENV}'s number; the first thing
+ * {@link Main#main} does is {@code dup2} it back onto fd 2. From then on every write (System.err, the JVM's own messages, an hs_err
  * notice) goes straight to the real stderr, so a terminal stays a terminal ({@code isatty(2)}: the progress
  * bar redraws in place) and no second process stands between the run and the terminal when Ctrl-C arrives
  * or the shell prints its prompt. A filter for the whole run would make stderr a pipe (no bar), and would
  * need to outlive Ctrl-C and race the prompt with the last line.
  */
 final class Terminal {
-    /** Set by bin/mergestream: the descriptor number of the real stderr, while fd 2 is the boot filter. */
+    /** Set by the launchers: the descriptor number of the real stderr, while fd 2 is the boot filter. */
     static final String LAUNCHER_FD_ENV = "MERGESTREAM_STDERR_FD";
 
     private static final int STDERR = 2;

@@ -27,13 +27,15 @@ final class TestdataCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "OUT", description = "Output directory of the family.")
     Path out;
 
-    @Option(names = "--arch", paramLabel = "llama|bert", defaultValue = "llama", description = "Architecture (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--arch", paramLabel = "llama|bert", defaultValue = "llama", completionCandidates = ArchWords.class,
+            description = "Architecture (default: ${DEFAULT-VALUE}).")
     String arch;
 
     @Option(names = "--fine-tunes", paramLabel = "K", description = "Number of fine-tunes (default 3).")
     Integer fineTunes;
 
-    @Option(names = "--dtype", paramLabel = "bf16|f16|f32", description = "Tensor dtype (default bf16 for llama, f32 for bert).")
+    @Option(names = "--dtype", paramLabel = "bf16|f16|f32", completionCandidates = DtypeWords.class,
+            description = "Tensor dtype (default bf16 for llama, f32 for bert).")
     String dtype;
 
     @Option(names = "--layers", paramLabel = "N", description = "Hidden layers.")
@@ -62,7 +64,7 @@ final class TestdataCommand implements Callable<Integer> {
                     + "(not combinable with those options).")
     Long size;
 
-    @Option(names = "--deltas", paramLabel = "sft|large", defaultValue = "sft",
+    @Option(names = "--deltas", paramLabel = "sft|large", defaultValue = "sft", completionCandidates = DeltasWords.class,
             description = "Fine-tune deltas: sft (Laplace, b=0.0015) or large (normal, median |delta| 0.03).")
     String deltas;
 
@@ -94,6 +96,30 @@ final class TestdataCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    /** The dtypes the generator writes. */
+    private static final List<DType> GENERATED_DTYPES = List.of(DType.BF16, DType.F16, DType.F32);
+
+    /** Completion candidates and the error's list of choices: the architectures. */
+    static final class ArchWords extends SharedOptions.Words {
+        ArchWords() {
+            super(lowerCase(FamilySpec.Architecture.values()));
+        }
+    }
+
+    /** The delta kinds. */
+    static final class DeltasWords extends SharedOptions.Words {
+        DeltasWords() {
+            super(lowerCase(FamilySpec.DeltaKind.values()));
+        }
+    }
+
+    /** The dtypes, by their short names (bf16: the header name in lower case, which {@link DType#fromUserName} reads). */
+    static final class DtypeWords extends SharedOptions.Words {
+        DtypeWords() {
+            super(GENERATED_DTYPES.stream().map(d -> d.headerName().toLowerCase(Locale.ROOT)).toList());
+        }
+    }
 
     @Override
     public Integer call() {
@@ -137,17 +163,18 @@ final class TestdataCommand implements Callable<Integer> {
         try {
             a = FamilySpec.Architecture.parse(arch);
         } catch (IllegalArgumentException e) {
-            throw new MergestreamException("--arch: expected llama or bert, not '" + arch + "'");
+            throw new MergestreamException("--arch: expected " + new ArchWords().choices() + ", not '" + arch + "'");
         }
         FamilySpec s = FamilySpec.of(a);
         try {
             s = s.withDeltas(FamilySpec.DeltaKind.parse(deltas));
         } catch (IllegalArgumentException e) {
-            throw new MergestreamException("--deltas: expected sft or large, not '" + deltas + "'");
+            throw new MergestreamException("--deltas: expected " + new DeltasWords().choices() + ", not '" + deltas + "'");
         }
         if (dtype != null) {
-            DType d = DType.fromUserName(dtype).filter(t -> t == DType.BF16 || t == DType.F16 || t == DType.F32)
-                    .orElseThrow(() -> new MergestreamException("--dtype: expected bf16, f16 or f32, not '" + dtype + "'"));
+            DType d = DType.fromUserName(dtype).filter(GENERATED_DTYPES::contains)
+                    .orElseThrow(() -> new MergestreamException("--dtype: expected " + new DtypeWords().choices() + ", not '"
+                            + dtype + "'"));
             s = s.withDtype(d);
         }
         if (fineTunes != null) s = s.withFineTunes(fineTunes);

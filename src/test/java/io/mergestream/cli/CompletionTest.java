@@ -55,6 +55,43 @@ class CompletionTest {
     }
 
     @Test
+    void kernelValuesOfEveryCommandThatTakesTheOption() throws Exception {
+        for (String command : new String[] {"dare", "delta-stats", "diff", "convert"}) {
+            if (Main.commandLine().getSubcommands().get(command).getCommandSpec().findOption("--kernel") == null) continue;
+            assertEquals("auto native scalar vector", complete("mergestream", command, "--kernel", ""), command);
+        }
+        // a prefix narrows them, as Tab does
+        assertEquals("scalar", complete("mergestream", "dare", "--kernel", "s"));
+    }
+
+    @Test
+    void testdataValues() throws Exception {
+        assertEquals("bert llama", complete("mergestream", "testdata", "--arch", ""));
+        assertEquals("bf16 f16 f32", complete("mergestream", "testdata", "--dtype", ""));
+        assertEquals("large sft", complete("mergestream", "testdata", "--deltas", ""));
+        assertEquals("f16 f32", complete("mergestream", "testdata", "/tmp/fam", "--dtype", "f"));
+    }
+
+    @Test
+    void everyValueOfferedIsOneTheCommandTakes() throws Exception {
+        // the candidates and the parser are two lists: each word completion offers must parse (a dry check
+        // through buildSpec, which reads all three options, writes nothing)
+        for (String arch : complete("mergestream", "testdata", "--arch", "").split(" ")) {
+            for (String dtype : complete("mergestream", "testdata", "--dtype", "").split(" ")) {
+                for (String deltas : complete("mergestream", "testdata", "--deltas", "").split(" ")) {
+                    TestdataCommand t = new TestdataCommand();
+                    picocli.CommandLine cl = new picocli.CommandLine(t);
+                    cl.parseArgs("out", "--arch", arch, "--dtype", dtype, "--deltas", deltas);
+                    io.mergestream.testdata.FamilySpec spec = t.buildSpec();
+                    assertEquals(arch, spec.architecture().name().toLowerCase(java.util.Locale.ROOT));
+                    assertEquals(dtype, spec.dtype().headerName().toLowerCase(java.util.Locale.ROOT));
+                    assertEquals(deltas, spec.deltas().name().toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+        }
+    }
+
+    @Test
     void optionsOfACommand() throws Exception {
         assertEquals("--threads", complete("mergestream", "diff", "--th"));
     }

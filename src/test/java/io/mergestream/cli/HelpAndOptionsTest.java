@@ -117,6 +117,40 @@ class HelpAndOptionsTest {
     }
 
     @Test
+    void anOptionWhoseLabelListsItsValuesCompletesThem() {
+        // "--arch llama|bert": the label promises those words, so Tab must offer exactly them. Typed on branch api
+        // while they move onto the API: dare/pack/apply's --strategy, --rescale, --target, checked here as soon as
+        // they carry candidates.
+        List<String> pending = List.of("--strategy", "--rescale", "--target");
+        List<String> checked = new ArrayList<>();
+        for (Map.Entry<String, CommandLine> e : commands().entrySet()) {
+            for (OptionSpec o : e.getValue().getCommandSpec().options()) {
+                if (!o.paramLabel().matches("[a-z0-9]+(\\|[a-z0-9]+)+")) continue;
+                String where = e.getKey() + " " + o.longestName();
+                if (o.completionCandidates() == null && pending.contains(o.longestName())) continue;
+                assertTrue(o.completionCandidates() != null, where + " has no completion candidates");
+                List<String> candidates = new ArrayList<>();
+                o.completionCandidates().forEach(candidates::add);
+                assertEquals(List.of(o.paramLabel().split("\\|")), candidates, where);
+                checked.add(where);
+            }
+        }
+        assertTrue(checked.containsAll(List.of("mergestream testdata --arch", "mergestream testdata --dtype",
+                "mergestream testdata --deltas")), "checked: " + checked);
+    }
+
+    @Test
+    void aBadTestdataChoiceIsOneLineListingTheChoices() {
+        assertEquals("mergestream: --arch: expected llama or bert, not 'gpt2'",
+                CliRun.of("testdata", "/nonexistent/fam", "--arch", "gpt2").err().strip());
+        assertEquals("mergestream: --dtype: expected bf16, f16 or f32, not 'f64'",
+                CliRun.of("testdata", "/nonexistent/fam", "--dtype", "f64").err().strip());
+        CliRun r = CliRun.of("testdata", "/nonexistent/fam", "--deltas", "huge");
+        assertEquals(Main.EXIT_BAD_INPUT, r.code());
+        assertEquals("mergestream: --deltas: expected sft or large, not 'huge'", r.err().strip());
+    }
+
+    @Test
     void convertersReadKnownValuesAndRefuseOthers() {
         SharedOptions.SeedConverter seed = new SharedOptions.SeedConverter();
         assertEquals(-1L, seed.convert("18446744073709551615"));
@@ -152,5 +186,9 @@ class HelpAndOptionsTest {
         CliRun r = CliRun.of("merge", "testdata/recipes/linear.yml", "-o", "/proc/mergestream-test/x");
         assertEquals(Main.EXIT_IO, r.code());
         assertEquals("mergestream: cannot create /proc/mergestream-test: no such file or directory", r.err().strip());
+        // once java.nio.file.NoSuchFileException: /x.yml
+        CliRun missing = CliRun.of("merge", "/nonexistent-mergestream-test/x.yml", "-o", "/nonexistent-mergestream-test/out");
+        assertEquals(Main.EXIT_BAD_INPUT, missing.code());
+        assertEquals("mergestream: /nonexistent-mergestream-test/x.yml: cannot read the recipe: no such file", missing.err().strip());
     }
 }

@@ -58,6 +58,15 @@ class LauncherTest {
         Result help = run(Map.of(), "inspect", "--help");
         assertEquals(0, help.code());
         assertEquals("", help.err());
+        Result top = run(Map.of(), "--help");
+        assertEquals(0, top.code());
+        assertEquals("", top.err());
+        assertTrue(top.out().startsWith("Usage: mergestream "), top.out());
+        Result quiet = run(Map.of(), "testdata", dir.resolve("q").toString(), "--layers", "1", "--hidden", "64",
+                "--intermediate", "128", "--vocab", "256", "--heads", "4", "--fine-tunes", "1", "-q");
+        assertEquals(0, quiet.code(), quiet.err());
+        assertEquals("", quiet.err());
+        assertTrue(quiet.out().contains("wrote 2 models"), quiet.out());
         Result json = run(Map.of(), "inspect", "--json", "testdata/tiny-llama/base");
         assertEquals(0, json.code(), json.err());
         assertEquals("", json.err());
