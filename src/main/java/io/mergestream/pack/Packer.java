@@ -83,7 +83,6 @@ public final class Packer {
     public static Summary pack(MergePlan plan, Request r, MergeKernel kernel, Progress.Events events,
                                BooleanSupplier cancelled) {
         DarePlanner.Request dare = r.dare();
-        if (r.ordinal() < 0) throw new MergestreamException("--ordinal must be at least 0");
         if (dare.target() != DarePlanner.Target.DELTA) {
             throw new MergestreamException("a delta pack stores a fine-tune's delta from its base: DARE of the weights"
                     + " cannot be packed");
