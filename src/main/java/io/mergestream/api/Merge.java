@@ -8,6 +8,14 @@ import io.mergestream.engine.Progress;
 import io.mergestream.format.ModelFiles;
 import io.mergestream.format.OutputDirectory;
 import io.mergestream.format.OutputLayout;
+import io.mergestream.format.ModelLocator;
+import io.mergestream.format.pack.PackHeader;
+import io.mergestream.format.pack.PackModel;
+import io.mergestream.method.TensorParams;
+import io.mergestream.pack.Packer;
+import io.mergestream.plan.ApplyPlanner;
+import io.mergestream.plan.ConvertPlanner;
+import io.mergestream.plan.DarePlanner;
 import io.mergestream.kernel.Kernels;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.plan.MergePlan;
@@ -33,7 +41,11 @@ import java.util.function.Supplier;
 
 /**
  * One merge: a recipe with its options, which can be planned (checked, nothing written) and run into a directory
- * or a {@link TensorSink}; it is also the handle that cancels it. The entry point of the library:
+ * or a {@link TensorSink}; it is also the handle that cancels it. Besides recipes ({@link #of}), the operations
+ * of the command line that write one model have the same handle: DARE of one fine-tune
+ * ({@link #dare(DareRequest, MergeOptions)}, also written as a delta pack with {@link #writePack(Path, int)}),
+ * a conversion to safetensors ({@link #convert(String, MergeOptions)}) and a delta pack applied to its base
+ * ({@link #apply(String, Path, MergeOptions)}). The entry point of the library:
  *
  * <pre>{@code
  * MergeRecipe recipe = MergeRecipe.fromFile(Path.of("recipe.yml"));
@@ -56,12 +68,12 @@ public final class Merge {
 
     private static final PrintStream NOWHERE = new PrintStream(OutputStream.nullOutputStream(), false, java.nio.charset.StandardCharsets.UTF_8);
 
-    private final MergeRecipe recipe;
+    private final Job job;
     private final MergeOptions options;
     private final AtomicBoolean cancelled = new AtomicBoolean();
 
-    private Merge(MergeRecipe recipe, MergeOptions options) {
-        this.recipe = Objects.requireNonNull(recipe, "recipe");
+    private Merge(Job job, MergeOptions options) {
+        this.job = job;
         this.options = Objects.requireNonNull(options, "options");
     }
 
@@ -73,7 +85,102 @@ public final class Merge {
      * @return the merge, not yet planned
      */
     public static Merge of(MergeRecipe recipe, MergeOptions options) {
-        return new Merge(recipe, options);
+        Objects.requireNonNull(recipe, "recipe");
+        return new Merge(new Job() {
+            @Override
+            public MergePlan open(MergeOptions o, MergeKernel kernel) {
+                Recipe r = Failures.recipe(() -> recipe.parse(o.strict()));
+                return Planner.plan(r, o.seed().orElse(r.seed()));
+            }
+
+            @Override
+            public ModelCard.Operation card(MergeOptions o, MergePlan plan, Path out) {
+                return null;
+            }
+        }, options);
+    }
+
+    /**
+     * DARE of one fine-tune, as {@code request} says, with the options' seed (0 when none is given). A directory
+     * run writes the fine-tune's config and tokenizer files and a model card that says how to reproduce it;
+     * {@link #writePack(Path, int)} writes the same result as a delta pack instead.
+     *
+     * @param request what to sparsify and how
+     * @param options how to run it ({@link MergeOptions#strict()} does not apply: there is no recipe)
+     * @return the merge, not yet planned
+     */
+    public static Merge dare(DareRequest request, MergeOptions options) {
+        Objects.requireNonNull(request, "request");
+        return new Merge(new DareJob(request), options);
+    }
+
+    /**
+     * A model (a directory, a {@code .safetensors} file, a PyTorch {@code .bin} read without unpickling, or a Hugging
+     * Face id in the local cache) converted to safetensors: every tensor copied byte for byte (name, dtype, shape),
+     * sharded as the options say, with its config and tokenizer files and a model card.
+     *
+     * @param model   the model
+     * @param options how to run it (the kernel and seed do not apply: nothing is computed)
+     * @return the merge, not yet planned
+     */
+    public static Merge convert(String model, MergeOptions options) {
+        Objects.requireNonNull(model, "model");
+        Path path = Path.of(model);
+        return new Merge(new Job() {
+            @Override
+            public MergePlan open(MergeOptions o, MergeKernel kernel) {
+                // a local path, else a Hugging Face id in the local cache (named MODEL, as the command line does)
+                return ConvertPlanner.plan(ModelLocator.locate(model, "MODEL"));
+            }
+
+            @Override
+            public ModelCard.Operation card(MergeOptions o, MergePlan plan, Path out) {
+                return ModelCard.Operation.convert(path, out);
+            }
+        }, options);
+    }
+
+    /**
+     * A delta pack applied to its base: the DARE'd fine-tune the pack encodes, bit for bit what
+     * {@link #dare(DareRequest, MergeOptions)} gives with the pack's settings and rescale rule; config and tokenizer
+     * files come from the pack. Refused, naming the tensor, when {@code base} is not the base the pack was made from.
+     *
+     * @param base    the base the pack was made from
+     * @param pack    the delta pack ({@link #writePack(Path, int)}, {@code mergestream pack})
+     * @param options how to run it (the seed does not apply: the pack records its own)
+     * @return the merge, not yet planned
+     */
+    public static Merge apply(String base, Path pack, MergeOptions options) {
+        return apply(base, pack, null, options);
+    }
+
+    /**
+     * As {@link #apply(String, Path, MergeOptions)}, with {@code rescale} instead of the rule the pack records (a pack
+     * holds what every rule needs).
+     *
+     * @param base    the base the pack was made from
+     * @param pack    the delta pack
+     * @param rescale what kept deltas become
+     * @param options how to run it
+     * @return the merge, not yet planned
+     */
+    public static Merge apply(String base, Path pack, DareRequest.Rescale rescale, MergeOptions options) {
+        Objects.requireNonNull(base, "base");
+        Objects.requireNonNull(pack, "pack");
+        Path basePath = Path.of(base);
+        String rule = rescale == null ? null : DareJob.rescale(rescale).word();
+        return new Merge(new Job() {
+            @Override
+            public MergePlan open(MergeOptions o, MergeKernel kernel) {
+                return ApplyPlanner.plan(basePath, pack, rule, kernel);
+            }
+
+            @Override
+            public ModelCard.Operation card(MergeOptions o, MergePlan plan, Path out) {
+                PackHeader h = ((PackModel) plan.fineTunes().getFirst().checkpoint()).header();
+                return ModelCard.Operation.apply(basePath, pack, h, rule, out);
+            }
+        }, options);
     }
 
     /**
@@ -86,8 +193,7 @@ public final class Merge {
      */
     public Plan plan() {
         return call(() -> {
-            kernel();
-            try (MergePlan p = open()) {
+            try (MergePlan p = open(kernel())) {
                 return describe(p);
             }
         });
@@ -106,8 +212,7 @@ public final class Merge {
     public Plan plan(Path outputDirectory) {
         Objects.requireNonNull(outputDirectory, "outputDirectory");
         return call(() -> {
-            kernel();
-            try (MergePlan p = open()) {
+            try (MergePlan p = open(kernel())) {
                 OutputDirectory.check(outputDirectory, options.replaceOutput(), p.inputPaths());
                 return describe(p);
             }
@@ -130,10 +235,11 @@ public final class Merge {
         Objects.requireNonNull(outputDirectory, "outputDirectory");
         return call(() -> {
             MergeKernel kernel = kernel();
-            try (MergePlan p = open()) {
+            try (MergePlan p = open(kernel)) {
                 options.listener().started(describe(p));
+                ModelCard card = new ModelCard(ModelCard.currentVersion(), job.card(options, p, outputDirectory));
                 MergeEngine.Summary s = MergeEngine.run(p, outputDirectory, options.replaceOutput(),
-                        engineOptions(kernel), new ModelCard(ModelCard.currentVersion()));
+                        engineOptions(kernel), card);
                 return result(p, s, kernel);
             }
         });
@@ -154,7 +260,7 @@ public final class Merge {
         Objects.requireNonNull(sink, "sink");
         return call(() -> {
             MergeKernel kernel = kernel();
-            try (MergePlan opened = open()) {
+            try (MergePlan opened = open(kernel)) {
                 MergePlan p = inSingleFileOrder(opened);
                 options.listener().started(describe(p));
                 List<OutputTensor> announced = new ArrayList<>();
@@ -166,6 +272,57 @@ public final class Merge {
                 }
                 sink.end();
                 return result(p, s, kernel);
+            }
+        });
+    }
+
+    /**
+     * Writes the result of a {@link #dare(DareRequest, MergeOptions) DARE of the delta} as a delta pack instead of a
+     * model (docs/mspack.md): the kept values only, which {@link #apply(String, Path, MergeOptions)} over the same base
+     * turns back into this merge's output, or a recipe merges as {@code model: FILE}. The file is written whole or not
+     * at all (a temporary sibling renamed into place); an existing file is replaced only when it is a pack. The file
+     * is the same for any thread count.
+     *
+     * @param file    the pack to write
+     * @param ordinal the DARE keep-mask's model ordinal (0 for this merge's output; a fine-tune's position among a
+     *                recipe's models for packs merged with {@code dare_linear} or {@code dare_ties})
+     * @return what was written
+     * @throws IllegalStateException    when this merge is not a DARE
+     * @throws IllegalArgumentException when {@code ordinal} is negative
+     * @throws BadInputException        when a model, the request or {@code file} is wrong (DARE of the weights has no
+     *                                  delta to pack)
+     * @throws MergeIOException         when a file cannot be read or written
+     * @throws MergeCancelledException  when cancelled or interrupted
+     */
+    public PackResult writePack(Path file, int ordinal) {
+        return writePack(file, ordinal, PackHeader.DEFAULT_BLOCK_ELEMENTS);
+    }
+
+    /**
+     * As {@link #writePack(Path, int)}, in blocks of {@code blockElements} elements (the unit of compression,
+     * checksums and parallel work; the default suits any model, smaller blocks exercise more of them in tests).
+     *
+     * @param file          the pack to write
+     * @param ordinal       the DARE keep-mask's model ordinal
+     * @param blockElements elements per block, from 1 to 2^24
+     * @return what was written
+     */
+    public PackResult writePack(Path file, int ordinal, int blockElements) {
+        Objects.requireNonNull(file, "file");
+        if (!(job instanceof DareJob dare)) throw new IllegalStateException("only a DARE can be written as a delta pack");
+        if (ordinal < 0) throw new IllegalArgumentException("ordinal must be at least 0, not " + ordinal);
+        if (blockElements < 1 || blockElements > (1 << 24)) {
+            throw new IllegalArgumentException("block elements must be in [1, 2^24], not " + blockElements);
+        }
+        return call(() -> {
+            MergeKernel kernel = kernel();
+            Packer.checkOutput(file, dare.inputs());
+            try (MergePlan p = open(kernel)) {
+                options.listener().started(describe(p));
+                Packer.Summary s = Packer.pack(p, new Packer.Request(dare.request(options), ordinal, file,
+                        options.threads(), blockElements), kernel, events(), cancelled::get);
+                return new PackResult(s.deltas(), s.wholes(), s.modelBytes(), s.packBytes(), s.kept(), s.keptBytes(),
+                        s.bytesRead(), s.seconds());
             }
         });
     }
@@ -208,10 +365,8 @@ public final class Merge {
         return Failures.run(() -> Warnings.during(warnings, body::get), cancelled::get);
     }
 
-    private MergePlan open() {
-        Recipe r = Failures.recipe(() -> recipe.parse(options.strict()));
-        long seed = options.seed().orElse(r.seed());
-        return Planner.plan(r, seed);
+    private MergePlan open(MergeKernel kernel) {
+        return job.open(options, kernel);
     }
 
     private MergeKernel kernel() {
@@ -224,8 +379,14 @@ public final class Merge {
     }
 
     private MergeEngine.Options engineOptions(MergeKernel kernel) {
+        return new MergeEngine.Options(options.threads(), options.chunkElements(), kernel, options.shardBytes(),
+                Progress.Mode.QUIET, NOWHERE, events(), cancelled::get);
+    }
+
+    /** The listener's progress events as the engine and the packer report them. */
+    private Progress.Events events() {
         MergeListener l = options.listener();
-        Progress.Events events = new Progress.Events() {
+        return new Progress.Events() {
             @Override
             public void tensorStarted(String name, int index, int count) {
                 l.tensorStarted(name, index, count);
@@ -241,8 +402,6 @@ public final class Merge {
                 l.tensorFinished(name, index, count);
             }
         };
-        return new MergeEngine.Options(options.threads(), options.chunkElements(), kernel, options.shardBytes(),
-                Progress.Mode.QUIET, NOWHERE, events, cancelled::get);
     }
 
     /** The plan with its jobs in the order of their data in one safetensors file (a stream writes them so). */
@@ -274,5 +433,53 @@ public final class Merge {
                 p.fineTunes().stream().map(ModelInput::name).toList(),
                 Optional.ofNullable(p.vocabulary()).map(v -> v.describe()),
                 Optional.ofNullable(config).filter(Files::isRegularFile), p.configSource(), tensors);
+    }
+
+    /** What a merge computes: the plan it opens, and for a run without a recipe what its model card says. */
+    private interface Job {
+        /** The checked plan, whose inputs the caller closes. */
+        MergePlan open(MergeOptions options, MergeKernel kernel);
+
+        /** The card's account of a recipe-less run into {@code out}; null for a recipe (the card shows the recipe). */
+        ModelCard.Operation card(MergeOptions options, MergePlan plan, Path out);
+    }
+
+    /** {@link #dare(DareRequest, MergeOptions)}: one fine-tune, planned as {@code mergestream dare} plans it. */
+    private record DareJob(DareRequest dare) implements Job {
+
+        @Override
+        public MergePlan open(MergeOptions options, MergeKernel kernel) {
+            return DarePlanner.plan(request(options));
+        }
+
+        @Override
+        public ModelCard.Operation card(MergeOptions o, MergePlan plan, Path out) {
+            return ModelCard.Operation.dare(request(o), out);
+        }
+
+        /** The planner's request, with the options' seed (0 without one, as the command line's default). */
+        DarePlanner.Request request(MergeOptions options) {
+            long seed = options.seed().orElse(0);
+            return new DarePlanner.Request(dare.base().map(Path::of).orElse(null), Path.of(dare.model()),
+                    dare.density(), dare.strategy() == DareRequest.Strategy.RANDOM ? DarePlanner.Strategy.RANDOM
+                            : DarePlanner.Strategy.MAGNITUDE, rescale(dare.rescale()), dare.exclude(), seed,
+                    dare.target() == DareRequest.Target.DELTA ? DarePlanner.Target.DELTA : DarePlanner.Target.WEIGHTS);
+        }
+
+        /** The files a pack must not overwrite. */
+        List<Path> inputs() {
+            List<Path> in = new ArrayList<>();
+            dare.base().map(Path::of).ifPresent(in::add);
+            in.add(Path.of(dare.model()));
+            return in;
+        }
+
+        static TensorParams.Rescale rescale(DareRequest.Rescale r) {
+            return switch (r) {
+                case INVERSE -> TensorParams.Rescale.INVERSE;
+                case L1 -> TensorParams.Rescale.L1;
+                case NONE -> TensorParams.Rescale.NONE;
+            };
+        }
     }
 }

@@ -2,9 +2,11 @@ package io.mergestream.cli;
 
 import io.mergestream.Warnings;
 import io.mergestream.api.MergeListener;
+import io.mergestream.api.MergeOptions;
 import io.mergestream.api.Plan;
 import io.mergestream.engine.Progress;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 /**
  * The command line's listener for a library merge: warnings and notices to the process-wide listener (lines on
@@ -20,6 +22,16 @@ final class CliListener implements MergeListener, AutoCloseable {
 
     CliListener(Progress.Mode mode) {
         this.mode = mode;
+    }
+
+    /**
+     * Runs {@code run} with {@code options} and a listener of this kind (no display with {@code --quiet}), the
+     * display stopped when it returns or fails, so that the caller's summary line comes after it.
+     */
+    static <T> T showing(boolean quiet, MergeOptions.Builder options, Function<MergeOptions, T> run) {
+        try (CliListener listener = new CliListener(Terminal.progress(quiet))) {
+            return run.apply(options.listener(listener).build());
+        }
     }
 
     @Override

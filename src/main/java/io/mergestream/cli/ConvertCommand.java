@@ -1,11 +1,8 @@
 package io.mergestream.cli;
 
-import io.mergestream.engine.MergeEngine;
-import io.mergestream.engine.ModelCard;
-import io.mergestream.engine.Progress;
-import io.mergestream.kernel.Kernels;
-import io.mergestream.plan.ConvertPlanner;
-import io.mergestream.plan.MergePlan;
+import io.mergestream.api.Merge;
+import io.mergestream.api.MergeOptions;
+import io.mergestream.api.RunResult;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -40,18 +37,11 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        // a local path, else a Hugging Face id in the local cache, as every command that takes a model
-        try (MergePlan plan = ConvertPlanner.plan(io.mergestream.format.ModelLocator.locate(model.toString(), "MODEL"))) {
-            MergeEngine.Options options = new MergeEngine.Options(threads.count, MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS,
-                    Kernels.byName("auto"), shardSize.bytes, Terminal.progress(quiet.quiet), System.err);
-            String name = model.toAbsolutePath().normalize().getFileName().toString();
-            ModelCard card = new ModelCard(Version.current(), new ModelCard.Operation("Conversion of " + name,
-                    "Every tensor of `" + name + "` copied unchanged (name, dtype, shape and bytes) into safetensors.",
-                    "mergestream convert " + model + " -o " + output.path.getFileName()));
-            MergeEngine.Summary sum = MergeEngine.run(plan, output.path, force.force, options, card);
-            System.err.println(SummaryLine.of(String.format(Locale.ROOT, "converted %d tensors (%d threads)",
-                    sum.tensors(), threads.count), sum, output.path));
-        }
+        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).shardBytes(shardSize.bytes)
+                .replaceOutput(force.force);
+        RunResult r = CliListener.showing(quiet.quiet, options, o -> Merge.convert(model.toString(), o).run(output.path));
+        System.err.println(SummaryLine.of(String.format(Locale.ROOT, "converted %d tensors (%d threads)",
+                r.tensors(), threads.count), r, output.path));
         return 0;
     }
 }

@@ -1,16 +1,12 @@
 package io.mergestream.cli;
 
 import io.mergestream.Names;
-import io.mergestream.engine.MergeEngine;
 import io.mergestream.api.Merge;
 import io.mergestream.api.MergeOptions;
 import io.mergestream.api.MergeRecipe;
 import io.mergestream.api.Plan;
 import io.mergestream.api.RunResult;
 import io.mergestream.format.ModelFiles;
-import io.mergestream.engine.MemoryStats;
-import io.mergestream.kernel.MergeKernel;
-import io.mergestream.plan.MergePlan;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -67,35 +63,24 @@ final class MergeCommand implements Callable<Integer> {
     public Integer call() {
         // the API resolves the kernel (and says once why it is not the one asked for); the summary names what ran
         MergeRecipe recipe = MergeRecipe.fromFile(recipePath);
-        try (CliListener listener = new CliListener(Terminal.progress(quiet.quiet))) {
-            MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
-                    .kernel(MergeOptions.Kernel.valueOf(this.kernel.choice.name())).shardBytes(shardSize.bytes)
-                    .strict(strict).replaceOutput(force.force).listener(listener);
-            if (seed.value != null) options.seed(seed.value);
-            Merge merge = Merge.of(recipe, options.build());
-            if (dryRun) {
-                // the run's own output check, so that a dry run fails exactly when the run would
-                printPlan(spec.commandLine().getOut(), merge.plan(output.path));
-                return 0;
-            }
-            RunResult result = merge.run(output.path);
-            listener.close();
-            printSummary(result, threads.count, output.path);
+        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
+                .kernel(kernel.kernel()).shardBytes(shardSize.bytes).strict(strict).replaceOutput(force.force);
+        if (seed.value != null) options.seed(seed.value);
+        if (dryRun) {
+            // the run's own output check, so that a dry run fails exactly when the run would
+            printPlan(spec.commandLine().getOut(),
+                    CliListener.showing(quiet.quiet, options, o -> Merge.of(recipe, o).plan(output.path)));
+            return 0;
         }
+        RunResult result = CliListener.showing(quiet.quiet, options, o -> Merge.of(recipe, o).run(output.path));
+        printSummary(result, threads.count, output.path);
         return 0;
     }
 
-    /** The summary every run that writes a model prints on stderr (merge, dare). */
-    static void printSummary(MergeEngine.Summary sum, MergePlan plan, MergeKernel kernel, int threads, Path out) {
+    /** The summary every run that writes a model prints on stderr (merge, dare, apply). */
+    static void printSummary(RunResult r, int threads, Path out) {
         System.err.println(SummaryLine.of(String.format(Locale.ROOT, "merged %d tensors (%s, %s kernel, %d threads)",
-                sum.tensors(), plan.method().name(), kernel.name(), threads), sum, out));
-    }
-
-    private static void printSummary(RunResult r, int threads, Path out) {
-        MergeEngine.Summary sum = new MergeEngine.Summary(r.tensors(), r.bytesRead(), r.bytesWritten(), r.seconds(),
-                new MemoryStats(r.peakRssBytes(), 0, r.peakHeapBytes()));
-        System.err.println(SummaryLine.of(String.format(Locale.ROOT, "merged %d tensors (%s, %s kernel, %d threads)",
-                r.tensors(), r.method(), r.kernel(), threads), sum, out));
+                r.tensors(), r.method(), r.kernel(), threads), r, out));
     }
 
     private static void printPlan(PrintWriter out, Plan plan) {

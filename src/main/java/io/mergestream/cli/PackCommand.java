@@ -2,17 +2,18 @@ package io.mergestream.cli;
 
 import io.mergestream.MergestreamException;
 import io.mergestream.Names;
+import io.mergestream.api.DareRequest;
+import io.mergestream.api.Merge;
+import io.mergestream.api.MergeOptions;
+import io.mergestream.api.PackResult;
 import io.mergestream.engine.Progress;
-import io.mergestream.format.OutputFile;
-import io.mergestream.format.pack.PackFile;
 import io.mergestream.format.pack.PackHeader;
-import io.mergestream.kernel.MergeKernel;
-import io.mergestream.pack.Packer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,17 +42,19 @@ final class PackCommand implements Callable<Integer> {
             + " position among a recipe's models, for packs merged with dare_linear / dare_ties.")
     int ordinal;
 
-    @Option(names = "--exclude", paramLabel = "REGEX", description = "Tensors whose name starts with a match are stored"
+    @Option(names = "--exclude", paramLabel = "REGEX", converter = SharedOptions.RegexConverter.class, description = "Tensors whose name starts with a match are stored"
             + " whole, the fine-tune's own (as dare --exclude). Repeatable.")
-    List<String> exclude = new ArrayList<>();
+    List<Pattern> exclude = new ArrayList<>();
 
     @Option(names = "--strategy", paramLabel = "random|magnitude", defaultValue = "random",
+            converter = SharedOptions.StrategyWords.class, completionCandidates = SharedOptions.StrategyWords.class,
             description = "random (the DARE keep-mask, positions not stored) or magnitude (positions stored as a bitmap).")
-    String strategy;
+    DareRequest.Strategy strategy;
 
-    @Option(names = "--rescale", paramLabel = "inverse|l1|none", description = "The rule apply uses by default (inverse"
-            + " unless given); the pack holds what every rule needs.")
-    String rescaleName;
+    @Option(names = "--rescale", paramLabel = "inverse|l1|none",
+            converter = SharedOptions.RescaleWords.class, completionCandidates = SharedOptions.RescaleWords.class,
+            description = "The rule apply uses by default (inverse unless given); the pack holds what every rule needs.")
+    DareRequest.Rescale rescale;
 
     @Mixin
     SharedOptions.Threads threads;
@@ -73,16 +76,13 @@ final class PackCommand implements Callable<Integer> {
         if (ordinal < 0) throw new MergestreamException("--ordinal must be at least 0");
         if (blockElements < 1 || blockElements > (1 << 24)) throw new MergestreamException("--block-elements must be in [1, 2^24]");
         double rho = density.value();
-        PackHeader.Strategy s = switch (strategy.toLowerCase(Locale.ROOT)) {
-            case "random" -> PackHeader.Strategy.RANDOM;
-            case "magnitude" -> PackHeader.Strategy.MAGNITUDE;
-            default -> throw new MergestreamException("--strategy must be random or magnitude, not '" + strategy + "'");
-        };
-        MergeKernel kernel = this.kernel.kernel();
-        OutputFile.check(out, "-o", List.of(base, model), PackCommand::isPackHead);
-        Packer.Summary sum = Packer.pack(new Packer.Request(base, model, rho, s, DareCommand.rescale(rescaleName, false),
-                DareCommand.excludes(exclude), seed.orElse(0), ordinal, out, threads.count, blockElements), kernel, Terminal.progress(quiet.quiet),
-                System.err);
+        DareRequest.Builder request = DareRequest.builder(model.toString(), rho).base(base.toString()).strategy(strategy)
+                .rescale(DareCommand.rescale(rescale, false));
+        exclude.forEach(request::exclude);
+        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).kernel(kernel.kernel())
+                .seed(seed.orElse(0));
+        DareRequest dare = request.build();
+        PackResult sum = CliListener.showing(quiet.quiet, options, o -> Merge.dare(dare, o).writePack(out, ordinal, blockElements));
         // the merge summary's form: wrapped at 80 columns, rates in GB/s
         System.err.println(SummaryLine.wrap(List.of(
                 String.format(Locale.ROOT, "mergestream: packed %d tensors (%d deltas at density %s, %d whole)",
@@ -94,10 +94,5 @@ final class PackCommand implements Callable<Integer> {
                 String.format(Locale.ROOT, "%d kept values at %.2f bits each", sum.kept(), sum.bitsPerKept())),
                 ", ", ""));
         return 0;
-    }
-
-    /** An existing -o file is replaced only when it is a pack (mergestream wrote it). */
-    private static boolean isPackHead(String head) {
-        return head.startsWith(new String(PackFile.MAGIC, java.nio.charset.StandardCharsets.ISO_8859_1));
     }
 }

@@ -1,13 +1,14 @@
 package io.mergestream.cli;
 
 import io.mergestream.MergestreamException;
-import io.mergestream.engine.MergeEngine;
-import io.mergestream.kernel.Kernels;
-import io.mergestream.kernel.MergeKernel;
+import io.mergestream.api.DareRequest;
+import io.mergestream.api.MergeOptions;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.TypeConversionException;
@@ -42,8 +43,9 @@ final class SharedOptions {
                         + "or native (the C yardstick, when built).")
         KernelChoice choice = KernelChoice.AUTO;
 
-        MergeKernel kernel() {
-            return choice.kernel();
+        /** The choice as the library takes it (which resolves it, and refuses one this JVM cannot run). */
+        MergeOptions.Kernel kernel() {
+            return MergeOptions.Kernel.valueOf(choice.name());
         }
     }
 
@@ -82,7 +84,7 @@ final class SharedOptions {
     static final class ChunkSize {
         @Option(names = "--chunk-size", paramLabel = "ELEMENTS", hidden = true, converter = PositiveInt.class,
                 description = "Elements per chunk (output is identical for any value).")
-        int elements = MergeEngine.Options.DEFAULT_CHUNK_ELEMENTS;
+        int elements = MergeOptions.defaults().chunkElements();
     }
 
     /** {@code --drop-rate P | --density D}: what DARE keeps (dare, pack). */
@@ -128,15 +130,6 @@ final class SharedOptions {
             return name().toLowerCase(Locale.ROOT);
         }
 
-        /** The kernel; one this JVM cannot run (vector without C2, native not built) is bad input. */
-        MergeKernel kernel() {
-            try {
-                return Kernels.byName(word());
-            } catch (IllegalArgumentException e) {
-                throw new MergestreamException("--kernel " + word() + ": " + e.getMessage());
-            }
-        }
-
         static final class Converter implements ITypeConverter<KernelChoice> {
             @Override
             public KernelChoice convert(String value) {
@@ -178,7 +171,64 @@ final class SharedOptions {
 
         /** The lower-case names of an enum's constants. */
         static List<String> lowerCase(Enum<?>[] values) {
-            return java.util.Arrays.stream(values).map(v -> v.name().toLowerCase(Locale.ROOT)).toList();
+            return java.util.Arrays.stream(values).map(Words::word).toList();
+        }
+
+        /** An enum constant's word: its name in lower case. */
+        static String word(Enum<?> e) {
+            return e.name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * An option whose values are an enum's constants in lower case (the library's DARE strategy, rescale and target):
+     * its converter, which refuses any other word in one line listing them, and its completion candidates.
+     */
+    abstract static class EnumWords<E extends Enum<E>> extends Words implements ITypeConverter<E> {
+        private final List<E> values;
+
+        EnumWords(Class<E> type) {
+            super(lowerCase(type.getEnumConstants()));
+            values = List.of(type.getEnumConstants());
+        }
+
+        @Override
+        public E convert(String value) {
+            for (E e : values) if (word(e).equals(value.trim().toLowerCase(Locale.ROOT))) return e;
+            throw new TypeConversionException("must be " + choices() + ", not '" + value + "'");
+        }
+    }
+
+    /** {@code --strategy random|magnitude} (dare, pack). */
+    static final class StrategyWords extends EnumWords<DareRequest.Strategy> {
+        StrategyWords() {
+            super(DareRequest.Strategy.class);
+        }
+    }
+
+    /** {@code --rescale inverse|l1|none} (dare, pack, apply). */
+    static final class RescaleWords extends EnumWords<DareRequest.Rescale> {
+        RescaleWords() {
+            super(DareRequest.Rescale.class);
+        }
+    }
+
+    /** {@code --target delta|weights} (dare). */
+    static final class TargetWords extends EnumWords<DareRequest.Target> {
+        TargetWords() {
+            super(DareRequest.Target.class);
+        }
+    }
+
+    /** {@code --exclude REGEX} (dare, pack): compiled, a bad one refused in one line. */
+    static final class RegexConverter implements ITypeConverter<Pattern> {
+        @Override
+        public Pattern convert(String value) {
+            try {
+                return Pattern.compile(value);
+            } catch (PatternSyntaxException e) {
+                throw new TypeConversionException("'" + value + "' is not a valid regex: " + e.getDescription());
+            }
         }
     }
 

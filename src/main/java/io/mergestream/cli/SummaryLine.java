@@ -1,8 +1,7 @@
 package io.mergestream.cli;
 
 import io.mergestream.Names;
-import io.mergestream.engine.MemoryStats;
-import io.mergestream.engine.MergeEngine;
+import io.mergestream.api.RunResult;
 import io.mergestream.engine.Progress;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,13 +22,12 @@ final class SummaryLine {
     private SummaryLine() {}
 
     /** {@code head} (e.g. "merged 21 tensors (dare, vector kernel, 2 threads)"), then the run's figures. */
-    static String of(String head, MergeEngine.Summary sum, Path out) {
-        MemoryStats m = sum.memory();
+    static String of(String head, RunResult sum, Path out) {
         // "in N s (": bench/e2e.sh reads the merge time from it, and "peak heap N MB"
         List<String> figures = List.of("mergestream: " + head,
                 String.format(Locale.ROOT, "read %s in %.2f s (%s)", Bytes.human(sum.bytesRead()), sum.seconds(),
                         Progress.rate(sum.inputBytesPerSecond())),
-                "peak RSS " + (m.peakRssBytes() >> 20) + " MB, peak heap " + (m.peakHeapBytes() >> 20) + " MB");
+                "peak RSS " + (sum.peakRssBytes() >> 20) + " MB, peak heap " + (sum.peakHeapBytes() >> 20) + " MB");
         List<String> where = List.of("into " + Names.printable(out) + ":",
                 shards(out) + " (" + Bytes.human(sum.bytesWritten()) + ")");
         return wrap(figures, ", ", "") + "\n" + wrap(where, " ", "  ");

@@ -8,6 +8,9 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.mergestream.Warnings;
 import io.mergestream.format.HubCache;
+import io.mergestream.format.pack.PackHeader;
+import io.mergestream.method.TensorParams;
+import io.mergestream.plan.DarePlanner;
 import io.mergestream.plan.MergePlan;
 import io.mergestream.plan.ModelInput;
 import java.io.IOException;
@@ -56,7 +59,69 @@ public record ModelCard(String version, Operation operation) {
             .build());
 
     /** A recipe-less run: a title, what it computes (Markdown) and the command that reproduces it. */
-    public record Operation(String title, String description, String commandLine) {}
+    public record Operation(String title, String description, String commandLine) {
+
+        /** {@code mergestream dare} of {@code r} into {@code out}. */
+        public static Operation dare(DarePlanner.Request r, Path out) {
+            double rho = r.density();
+            String how = r.strategy() == DarePlanner.Strategy.RANDOM
+                    ? "each delta element kept with probability " + rho + " by the DARE keep-mask (dare-mask v1, model ordinal 0)"
+                    : "the floor(" + rho + " * n) largest |delta| of each tensor kept (ties to the lowest index)";
+            StringBuilder d = new StringBuilder();
+            if (r.target() == DarePlanner.Target.WEIGHTS) {
+                d.append("Every float tensor is `sparsify(model)`: the fine-tuned weights themselves (not the delta), ")
+                        .append(how.replace("delta", "weight"))
+                        .append(", the rest set to 0; kept weights ").append(switch (r.rescale()) {
+                            case NONE -> "are not rescaled.";
+                            case INVERSE -> "are divided by " + rho + ".";
+                            case L1 -> "are scaled so that each tensor keeps its L1 norm.";
+                        });
+            } else {
+                d.append("Every tensor is `base + sparsify(model - base)`: ").append(how)
+                        .append(", the rest dropped; kept deltas ").append(switch (r.rescale()) {
+                            case NONE -> "are not rescaled.";
+                            case INVERSE -> "are divided by " + rho + ".";
+                            case L1 -> "are scaled so that each tensor's kept delta has the L1 norm of its whole delta.";
+                        });
+                if (!r.exclude().isEmpty()) {
+                    d.append(" Tensors matching ").append(String.join(", ", r.exclude().stream()
+                            .map(e -> "`" + e.pattern() + "`").toList())).append(" are the fine-tune's own, unchanged.");
+                }
+            }
+            StringBuilder cmd = new StringBuilder("mergestream dare")
+                    .append(r.base() == null ? " --target weights" : " --base " + r.base())
+                    .append(" --model ").append(r.model()).append(" --density ").append(rho)
+                    .append(" --strategy ").append(r.strategy().name().toLowerCase(java.util.Locale.ROOT));
+            if (r.rescale() != TensorParams.Rescale.INVERSE) cmd.append(" --rescale ").append(r.rescale().word());
+            for (var e : r.exclude()) cmd.append(" --exclude '").append(e.pattern()).append('\'');
+            cmd.append(" --seed ").append(Long.toUnsignedString(r.seed())).append(" -o ").append(out.getFileName());
+            return new Operation("DARE of " + r.model().toAbsolutePath().normalize().getFileName(), d.toString(),
+                    cmd.toString());
+        }
+
+        /** {@code mergestream convert} of {@code model} into {@code out}. */
+        public static Operation convert(Path model, Path out) {
+            String name = model.toAbsolutePath().normalize().getFileName().toString();
+            return new Operation("Conversion of " + name,
+                    "Every tensor of `" + name + "` copied unchanged (name, dtype, shape and bytes) into safetensors.",
+                    "mergestream convert " + model + " -o " + out.getFileName());
+        }
+
+        /**
+         * {@code mergestream apply} of the pack {@code h} heads over {@code base} into {@code out}; {@code rescale} is
+         * the rule given instead of the pack's own, or null.
+         */
+        public static Operation apply(Path base, Path pack, PackHeader h, String rescale, Path out) {
+            String rule = rescale != null ? rescale : h.rescale();
+            return new Operation("DARE of " + h.model() + " (from a delta pack)",
+                    "Every tensor is `base + sparsify(model - base)` as `mergestream dare` computes it: " + h.strategy().word()
+                            + " strategy, density " + h.density() + ", seed " + Long.toUnsignedString(h.seed())
+                            + ", model ordinal " + h.ordinal() + ", rescale " + rule + ", read from the delta pack "
+                            + pack.getFileName() + ".",
+                    "mergestream apply --base " + base + " " + pack + (rescale == null ? "" : " --rescale " + rule)
+                            + " -o " + out.getFileName());
+        }
+    }
 
     /** This build's version, from the jar manifest ({@code dev} when run from classes). */
     public static String currentVersion() {

@@ -142,13 +142,46 @@ public final class OutputDirectory implements AutoCloseable {
     }
 
     /**
-     * The rules {@link #prepare} enforces, without writing or locking anything (a dry run calls this, so that it
-     * fails exactly when the run would): the path rules of {@link #checkPath}, and an existing non-empty
-     * directory must be an earlier mergestream output, replaced only with {@code force}.
+     * The rules {@link #prepare} enforces, without locking anything or leaving anything behind (a dry run calls this,
+     * so that it fails exactly when the run would): the path rules of {@link #checkPath}, an existing non-empty
+     * directory must be an earlier mergestream output, replaced only with {@code force}, and what the run creates
+     * first can be created.
      */
     public static void check(Path target, boolean force, List<Path> inputs) {
         Path real = checkPath(target, inputs);
         if (Files.exists(real, LinkOption.NOFOLLOW_LINKS) && !isEmpty(real)) previousOutput(real, target, force);
+        probeCreatable(real);
+    }
+
+    /**
+     * That the first thing {@link #prepare} creates can be created: the missing parent directories, else the lock
+     * file in the parent. A hidden probe entry is made in the nearest existing ancestor and removed at once, since
+     * asking is not enough: access(2) says writable to root for /proc, where nothing can be created. Refused in the
+     * words the run would use.
+     */
+    private static void probeCreatable(Path real) {
+        Path parent = real.getParent();
+        if (parent == null) return;
+        Path ancestor = parent;
+        while (ancestor != null && !Files.exists(ancestor)) ancestor = ancestor.getParent();
+        if (ancestor == null) return;
+        boolean parentMissing = !ancestor.equals(parent);
+        Path probe = null;
+        try {
+            String prefix = "." + real.getFileName() + ".check-";
+            probe = parentMissing ? Files.createTempDirectory(ancestor, prefix) : Files.createTempFile(ancestor, prefix, null);
+        } catch (IOException e) {
+            String what = parentMissing ? parent.toString() : "the lock file " + OutputLock.fileOf(real);
+            throw new UncheckedIOException("cannot create " + what + ": " + io.mergestream.IoErrors.reason(e), e);
+        } finally {
+            if (probe != null) {
+                try {
+                    Files.deleteIfExists(probe);
+                } catch (IOException e) {
+                    io.mergestream.Warnings.warn("could not remove the probe " + probe + ": " + e.getMessage());
+                }
+            }
+        }
     }
 
     /**

@@ -5,6 +5,8 @@ import io.mergestream.MergestreamException;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.engine.Progress;
 import io.mergestream.format.ModelFiles;
+import io.mergestream.format.OutputFile;
+import io.mergestream.format.pack.PackFile;
 import io.mergestream.format.TensorSource;
 import io.mergestream.format.pack.PackHeader;
 import io.mergestream.format.pack.PackWriter;
@@ -23,6 +25,7 @@ import io.mergestream.plan.TensorJob;
 import io.mergestream.method.TensorParams;
 import io.mergestream.tensor.DType;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -31,7 +34,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Pattern;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code mergestream pack}: one streamed pass over base and fine-tune that writes the DARE'd fine-tune as a delta pack
@@ -45,34 +48,52 @@ import java.util.regex.Pattern;
  */
 public final class Packer {
 
-    /** What to pack. {@code rescale} (inverse, l1, none) is recorded as the rule {@code apply} uses by default. */
-    public record Request(Path base, Path model, double density, PackHeader.Strategy strategy, TensorParams.Rescale rescale,
-                          List<Pattern> exclude, long seed, int ordinal, Path out, int threads, int blockElements) {}
+    private static final PrintStream NOWHERE = new PrintStream(OutputStream.nullOutputStream(), false,
+            java.nio.charset.StandardCharsets.UTF_8);
+
+    /**
+     * What to pack: {@code dare}'s request (its rescale is recorded as the rule {@code apply} uses by default), the
+     * DARE mask's model ordinal, the file, threads and elements per block.
+     */
+    public record Request(DarePlanner.Request dare, int ordinal, Path out, int threads, int blockElements) {}
 
     /** What was written: tensors by kind, the model's and the pack's bytes, kept values and the bytes spent on them. */
     public record Summary(int deltas, int wholes, long modelBytes, long packBytes, long kept, long keptBytes,
-                          long bytesRead, double seconds) {
-        public double ratio() {
-            return (double) packBytes / Math.max(1, modelBytes);
-        }
-
-        public double bitsPerKept() {
-            return kept == 0 ? 0 : 8.0 * keptBytes / kept;
-        }
-    }
+                          long bytesRead, double seconds) {}
 
     private Packer() {}
 
-    public static Summary pack(Request r, MergeKernel kernel, Progress.Mode mode, PrintStream err) {
-        if (r.ordinal() < 0) throw new MergestreamException("--ordinal must be at least 0");
-        DarePlanner.Strategy s = r.strategy() == PackHeader.Strategy.RANDOM ? DarePlanner.Strategy.RANDOM : DarePlanner.Strategy.MAGNITUDE;
+    /**
+     * Checks {@code out} before anything is planned or written (named {@code -o}, as the command line gives it): never
+     * a directory, one of {@code reads}, or an existing file that is not a pack (mergestream replaces only its own).
+     */
+    public static void checkOutput(Path out, List<Path> reads) {
+        OutputFile.check(out, "-o", reads, Packer::isPackHead);
+    }
+
+    private static boolean isPackHead(String head) {
+        return head.startsWith(new String(PackFile.MAGIC, java.nio.charset.StandardCharsets.ISO_8859_1));
+    }
+
+    /**
+     * Writes the pack of {@code plan} ({@link DarePlanner#plan} of {@code r.dare()}, which the caller closes),
+     * reporting to {@code events} and stopping before the next block once {@code cancelled} says so (the file is then
+     * left as it was).
+     */
+    public static Summary pack(MergePlan plan, Request r, MergeKernel kernel, Progress.Events events,
+                               BooleanSupplier cancelled) {
+        DarePlanner.Request dare = r.dare();
+        if (dare.target() != DarePlanner.Target.DELTA) {
+            throw new MergestreamException("a delta pack stores a fine-tune's delta from its base: DARE of the weights"
+                    + " cannot be packed");
+        }
+        PackHeader.Strategy strategy = dare.strategy() == DarePlanner.Strategy.RANDOM ? PackHeader.Strategy.RANDOM
+                : PackHeader.Strategy.MAGNITUDE;
         long t0 = System.nanoTime();
-        try (MergePlan plan = DarePlanner.plan(new DarePlanner.Request(r.base(), r.model(), r.density(), s, r.rescale(),
-                r.exclude(), r.seed()));
-             ChunkRunner runner = new ChunkRunner(r.threads(), r.blockElements());
+        try (ChunkRunner runner = new ChunkRunner(r.threads(), r.blockElements(), cancelled);
              ChunkBuffers buffers = new ChunkBuffers();
              PackWriter w = PackWriter.create(r.out());
-             Progress progress = new Progress(err, mode, plan.inputBytes(), plan.jobs().size())) {
+             Progress progress = new Progress(NOWHERE, Progress.Mode.QUIET, plan.inputBytes(), plan.jobs().size(), events)) {
             List<PackHeader.CarriedFile> files = carry(plan.fineTunes().get(0).checkpoint().directory(), w);
             List<PackHeader.Entry> entries = new ArrayList<>();
             long modelBytes = 0, kept = 0, keptBytes = 0, read = 0;
@@ -81,7 +102,7 @@ public final class Packer {
                 progress.startTensor(job.name());
                 PackHeader.Entry e = job.kind() == TensorJob.Kind.COPY
                         ? whole(job, r.blockElements(), runner, w)
-                        : delta(job, r, kernel, runner, buffers, w);
+                        : delta(job, r, strategy, kernel, runner, buffers, w);
                 entries.add(e);
                 if (e.kind() == PackHeader.Kind.DELTA) {
                     deltas++;
@@ -95,8 +116,10 @@ public final class Packer {
                 progress.add(job.inputBytes());
                 progress.finishTensor();
             }
-            PackHeader h = new PackHeader(PackHeader.VERSION, r.strategy(), r.density(), r.seed(), r.ordinal(),
-                    r.rescale().word(), r.blockElements(), name(r.base()), name(r.model()), files, entries);
+            PackHeader h = new PackHeader(PackHeader.VERSION, strategy, dare.density(), dare.seed(), r.ordinal(),
+                    dare.rescale().word(), r.blockElements(), name(dare.base()), name(dare.model()), files, entries);
+            // a cancel that came after the last block still leaves the file as it was
+            if (cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("cancelled");
             long size = w.finish(h);
             return new Summary(deltas, entries.size() - deltas, modelBytes, size, kept, keptBytes, read,
                     (System.nanoTime() - t0) / 1e9);
@@ -164,18 +187,20 @@ public final class Packer {
     }
 
     /** The kept elements of one float tensor's delta. */
-    private static PackHeader.Entry delta(TensorJob job, Request r, MergeKernel kernel, ChunkRunner runner,
-                                          ChunkBuffers buffers, PackWriter w) {
+    private static PackHeader.Entry delta(TensorJob job, Request r, PackHeader.Strategy strategy, MergeKernel kernel,
+                                          ChunkRunner runner, ChunkBuffers buffers, PackWriter w) {
         TensorSource bs = job.base(), ms = job.models().get(0);
         DType bd = bs.info().dtype(), md = ms.info().dtype();
         long n = job.elements();
-        boolean magnitude = r.strategy() == PackHeader.Strategy.MAGNITUDE;
+        boolean magnitude = strategy == PackHeader.Strategy.MAGNITUDE;
+        double density = r.dare().density();
+        long seed = r.dare().seed();
         try (MergeInputs in = new MergeInputs(bs, new TensorSource[] {ms}, job.shape(), buffers, runner, true)) {
             TensorView base = in.base(), model = in.models()[0];
             Sparsifier s = magnitude
-                    ? MagnitudeSelection.select(kernel, runner, base, model, in.modelElements()[0], n, r.density(), false)
-                    : DareMask.sparsifier(r.seed(), r.ordinal(), job.name(), r.density(), false);
-            double[] sums = r.density() >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(in, 0, runner, s);
+                    ? MagnitudeSelection.select(kernel, runner, base, model, in.modelElements()[0], n, density, false)
+                    : DareMask.sparsifier(seed, r.ordinal(), job.name(), density, false);
+            double[] sums = density >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(in, 0, runner, s);
             KeepTest keep = keepTest(s, base, model);
             boolean xor = md == bd;
             int size = md.byteSize(), bsize = bd.byteSize();
@@ -207,7 +232,7 @@ public final class Packer {
             int bits = s instanceof Sparsifier.Magnitude g ? g.thresholdBits() : 0;
             long tie = s instanceof Sparsifier.Magnitude g ? g.tieCutoff() : 0;
             if (!Double.isFinite(sums[0]) || !Double.isFinite(sums[1])) {
-                throw new MergestreamException(r.model() + ": tensor '" + io.mergestream.Names.printable(job.name())
+                throw new MergestreamException(r.dare().model() + ": tensor '" + io.mergestream.Names.printable(job.name())
                         + "' has a non-finite delta (NaN or infinity), which a pack cannot record the L1 norm of"
                         + " (add --exclude matching it to store it whole)");
             }

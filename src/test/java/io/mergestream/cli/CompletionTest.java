@@ -1,14 +1,17 @@
 package io.mergestream.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.mergestream.api.DareRequest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -94,5 +97,32 @@ class CompletionTest {
     @Test
     void optionsOfACommand() throws Exception {
         assertEquals("--threads", complete("mergestream", "diff", "--th"));
+    }
+
+    @Test
+    void dareStrategyRescaleAndTargetValues() throws Exception {
+        assertEquals("magnitude random", complete("mergestream", "dare", "--strategy", ""));
+        assertEquals("inverse l1 none", complete("mergestream", "dare", "--rescale", ""));
+        assertEquals("delta weights", complete("mergestream", "dare", "--target", ""));
+    }
+
+    @Test
+    void packAndApplyOfferTheSameWords() throws Exception {
+        assertEquals("magnitude random", complete("mergestream", "pack", "--strategy", ""));
+        assertEquals("inverse l1 none", complete("mergestream", "pack", "--rescale", ""));
+        assertEquals("l1", complete("mergestream", "apply", "--rescale", "l"));
+    }
+
+    @Test
+    void theOptionsAreTypedAsTheLibrarysEnums() {
+        // the value reaches call() as the API's constant, so no command parses the word itself
+        CommandLine.ParseResult r = Main.commandLine().parseArgs("dare", "--model", "m", "--density", "0.5", "-o", "o",
+                "--strategy", "Magnitude", "--rescale", "l1", "--target", "weights");
+        DareCommand dare = (DareCommand) r.subcommand().commandSpec().userObject();
+        assertEquals(DareRequest.Strategy.MAGNITUDE, dare.strategy);
+        assertEquals(DareRequest.Rescale.L1, dare.rescale);
+        assertEquals(DareRequest.Target.WEIGHTS, dare.target);
+        assertEquals("must be delta or weights, not 'bias'", assertThrows(CommandLine.TypeConversionException.class,
+                () -> new SharedOptions.TargetWords().convert("bias")).getMessage());
     }
 }

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -91,6 +92,31 @@ class DryRunParityTest {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().contains(".partial-")), "no staging left");
         }
         return dry.errLines().get(0);
+    }
+
+    @Test
+    void anOutputWhereNothingCanBeCreatedFailsTheDryRunAsTheRun() throws IOException {
+        // /proc takes no new entry, even from root, to whom access(2) calls it writable
+        Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "no procfs here");
+        for (String out : List.of("/proc/foo/x", "/proc/x")) {
+            Result run = merge(TA, out);
+            Result dry = merge(TA, out, "--dry-run");
+            assertEquals(1, run.code(), run.toString());
+            assertEquals(1, dry.code(), dry.toString());
+            assertEquals(1, dry.errLines().size(), dry.toString());
+            assertEquals(run.errLines(), dry.errLines());
+            assertEquals("", dry.out(), "no plan printed for a run that would fail");
+        }
+    }
+
+    @Test
+    void aDryRunLeavesNoProbeBehind() throws IOException {
+        assertEquals(0, merge(TA, "out", "--dry-run").code());
+        assertEquals(0, merge(TA, "new/deeper/out", "--dry-run").code());
+        // the family and the recipe merge() wrote: no probe file beside out, no probe directory for new/
+        try (Stream<Path> s = Files.list(dir)) {
+            assertEquals(List.of("fam", "r.yml"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
     }
 
     @Test

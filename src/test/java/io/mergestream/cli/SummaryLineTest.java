@@ -3,8 +3,7 @@ package io.mergestream.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mergestream.engine.MemoryStats;
-import io.mergestream.engine.MergeEngine;
+import io.mergestream.api.RunResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,8 +33,8 @@ class SummaryLineTest {
         Path out = Files.createDirectories(dir.resolve("merged"));
         for (int i = 1; i <= 3; i++) Files.writeString(out.resolve("model-0000" + i + "-of-00003.safetensors"), "");
         // 5.9 GB read in 3.7 s: 1.59 GB/s
-        MergeEngine.Summary sum = new MergeEngine.Summary(291, 5_900_000_000L, 1_500_000_000L, 3.7,
-                new MemoryStats(207L << 20, 0, 42L << 20));
+        RunResult sum = new RunResult("breadcrumbs_ties", 291, 5_900_000_000L, 1_500_000_000L, 3.7, "vector",
+                207L << 20, 42L << 20);
         String s = SummaryLine.of("merged 291 tensors (breadcrumbs_ties, vector kernel, 16 threads)", sum, out);
         assertEquals(String.join("\n",
                 "mergestream: merged 291 tensors (breadcrumbs_ties, vector kernel, 16 threads),",

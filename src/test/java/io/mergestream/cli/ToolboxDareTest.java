@@ -235,10 +235,12 @@ class ToolboxDareTest {
         assertBadInput("--density 0 is outside (0, 1]", "--density", "0", "--exclude", "score\\.");
         assertBadInput("--density 1.5 is outside (0, 1]", "--density", "1.5", "--exclude", "score\\.");
         assertBadInput("is not a number", "--density", "half", "--exclude", "score\\.");
-        assertBadInput("--strategy must be", "--density", "0.5", "--strategy", "top", "--exclude", "score\\.");
+        assertBadInput("Invalid value for option '--strategy': must be random or magnitude, not 'top'", "--density", "0.5", "--strategy", "top", "--exclude", "score\\.");
         assertBadInput("'score.weight' is missing from the base", "--density", "0.5");
-        assertBadInput("not a valid regex", "--density", "0.5", "--exclude", "(");
-        assertBadInput("--rescale must be inverse, l1 or none, not 'l2'", "--density", "0.5", "--rescale", "l2",
+        assertBadInput("Invalid value for option '--exclude' (REGEX): '(' is not a valid regex", "--density", "0.5", "--exclude", "(");
+        assertBadInput("Invalid value for option '--target': must be delta or weights, not 'bias'", "--density", "0.5",
+                "--target", "bias");
+        assertBadInput("Invalid value for option '--rescale': must be inverse, l1 or none, not 'l2'", "--density", "0.5", "--rescale", "l2",
                 "--exclude", "score\\.");
         assertBadInput("--no-rescale contradicts --rescale l1", "--density", "0.5", "--rescale", "l1", "--no-rescale",
                 "--exclude", "score\\.");
