@@ -13,10 +13,10 @@
 #
 #   bench/e2e.sh [--size 1GB|4GB] [--runs 5] [--threads N] [--kernel auto|vector|scalar|native] [--no-native]
 #                [--baseline JAR] [--recipe-param 'rescale: inverse'] [--dir DIR] [--keep] [--no-kernel-only]
+#   bench/e2e.sh --smoke        # a 16 MB family, one round: checks the harness, measures nothing
 #
 # --recipe-param adds a line to the recipe's parameters (e.g. 'rescale: inverse' leaves out the L1 pass of the
 # default rescale, to measure the I/O pipeline rather than that pass).
-#   bench/e2e.sh --smoke        # a 16 MB family, one round: checks the harness, measures nothing
 #
 # MERGESTREAM_JAVA_OPTS is passed on to every merge (e.g. to try a JVM flag against the same floor).
 # The family (4 x SIZE), the output and the floor's copy (1 x SIZE each) go under --dir (default: a fresh
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --smoke) smoke=1; size=16MB; runs=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "e2e: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
