@@ -7,11 +7,16 @@
 # with --kernel native. Each merge runs with -XX:+CITime; the CPU time of the JIT compiler threads is read
 # from /proc while it runs (CITime's figures are elapsed times: on a loaded machine they include the time the
 # compiler threads waited for a core). It prints the medians of every figure and of the ratio merge / floor
-# per round, and the load average before and after.
+# per round, and the load average before and after. With --baseline JAR every round also runs that jar's merge
+# (KERNEL, same flags as bin/mergestream gives) right after this tree's, e.g. a build of main, so that before and
+# after are measured side by side against the same floor.
 #
 #   bench/e2e.sh [--size 1GB|4GB] [--runs 5] [--threads N] [--kernel auto|vector|scalar|native] [--no-native]
-#                [--dir DIR] [--keep] [--no-kernel-only]
+#                [--baseline JAR] [--recipe-param 'rescale: inverse'] [--dir DIR] [--keep] [--no-kernel-only]
 #   bench/e2e.sh --smoke        # a 16 MB family, one round: checks the harness, measures nothing
+#
+# --recipe-param adds a line to the recipe's parameters (e.g. 'rescale: inverse' leaves out the L1 pass of the
+# default rescale, to measure the I/O pipeline rather than that pass).
 #
 # MERGESTREAM_JAVA_OPTS is passed on to every merge (e.g. to try a JVM flag against the same floor).
 # The family (4 x SIZE), the output and the floor's copy (1 x SIZE each) go under --dir (default: a fresh
@@ -19,7 +24,7 @@
 # (Debian: apt-get install time).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-size=1GB runs=5 threads="" kernel=auto dir="" keep=0 smoke=0 native=1 kernel_only=1
+size=1GB runs=5 threads="" kernel=auto dir="" keep=0 smoke=0 native=1 kernel_only=1 baseline="" recipe_param=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size="$2"; shift 2 ;;
@@ -27,17 +32,20 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --kernel) kernel="$2"; shift 2 ;;
     --no-native) native=0; shift ;;
+    --baseline) baseline="$2"; shift 2 ;;
+    --recipe-param) recipe_param="$2"; shift 2 ;;
     --no-kernel-only) kernel_only=0; shift ;;
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --smoke) smoke=1; size=16MB; runs=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "e2e: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -x /usr/bin/time ] || { echo "e2e: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 [ -n "$threads" ] || threads=$(nproc)
 ms="$root/bin/mergestream"
+. "$root/bin/find-jdk.sh"
 made_dir=0
 if [ -z "$dir" ]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/mergestream-e2e.XXXXXX"); made_dir=1; fi
 cleanup() {
@@ -65,7 +73,8 @@ models:
     parameters: {weight: 0.2, density: 0.7}
 parameters:
   normalize: true
-dtype: bfloat16
+${recipe_param:+  $recipe_param
+}dtype: bfloat16
 seed: 20231103
 YML
 
@@ -73,6 +82,12 @@ in_bytes=$(cat "$dir"/family/{base,ft1,ft2,ft3}/*.safetensors | wc -c)
 kernels=("$kernel")
 if [ "$native" = 1 ] && [ "$kernel" != native ]; then
   if [ -f "$root/target/native/libmergestream_native.so" ]; then kernels+=(native); else echo "e2e: native kernel not built: not measured"; fi
+fi
+# what each round runs: this tree's merge with every kernel, then the baseline jar's with KERNEL
+variants=("${kernels[@]}")
+if [ -n "$baseline" ]; then
+  [ -f "$baseline" ] || { echo "e2e: --baseline $baseline: no such file" >&2; exit 2; }
+  variants+=(baseline)
 fi
 
 # The CPU seconds (user + system) of the JIT compiler threads of process $1, sampled every 50 ms until it
@@ -96,9 +111,15 @@ jit_cpu() {
   awk -v t="$sum" -v hz="$hz" 'BEGIN {printf "%.2f\n", t / hz}'
 }
 
-merge() { # $1: kernel, $2: label; leaves $dir/run-$2.txt (the summary, CITime, time -v) and $dir/run-$2.jit
-  MERGESTREAM_JAVA_OPTS="${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime" /usr/bin/time -v "$ms" merge "$dir/recipe.yml" \
-    -o "$dir/out" --force --quiet --threads "$threads" --kernel "$1" > "$dir/run-$2.txt" 2>&1 &
+merge() { # $1: kernel or baseline, $2: label; leaves $dir/run-$2.txt (the summary, CITime, time -v) and $dir/run-$2.jit
+  local cmd=("$ms") k="$1"
+  if [ "$1" = baseline ]; then # the launcher's JVM flags (bin/mergestream), on the given jar
+    cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
+         -Xmx128m ${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime -jar "$baseline")
+    k="$kernel"
+  fi
+  MERGESTREAM_JAVA_OPTS="${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime" /usr/bin/time -v "${cmd[@]}" merge "$dir/recipe.yml" \
+    -o "$dir/out" --force --quiet --threads "$threads" --kernel "$k" > "$dir/run-$2.txt" 2>&1 &
   local tpid=$! jpid=""
   for _ in $(seq 1 200); do jpid=$(pgrep -P "$tpid" || true); [ -n "$jpid" ] && break; sleep 0.01; done
   if [ -n "$jpid" ]; then jit_cpu "$jpid" > "$dir/run-$2.jit"; else echo 0 > "$dir/run-$2.jit"; fi
@@ -130,15 +151,15 @@ figures() {
 
 echo "e2e: warm-up round (page cache, the launcher's jar) ..."
 floor > /dev/null
-for k in "${kernels[@]}"; do merge "$k" "warm-$k"; done
+for k in "${variants[@]}"; do merge "$k" "warm-$k"; done
 out_bytes=$(cat "$dir"/out/*.safetensors | wc -c)
 : > "$dir/rounds.txt"
 for i in $(seq 1 "$runs"); do # paired, interleaved: floor, then each kernel's merge, in every round
   fl=$(floor)
   line="$fl"
-  for k in "${kernels[@]}"; do merge "$k" "$i-$k"; line="$line $(figures "$i-$k")"; done
+  for k in "${variants[@]}"; do merge "$k" "$i-$k"; line="$line $(figures "$i-$k")"; done
   echo "$line" >> "$dir/rounds.txt"
-  echo "e2e: round $i: floor $fl s; $(for k in "${kernels[@]}"; do figures "$i-$k" | awk -v k="$k" -v fl="$fl" '{printf "%s merge %.2f s (x%.2f floor), wall %.2f s, CPU %.2f s, JIT CPU %.2f s (CITime %.2f s); ", k, $1, $1/fl, $2, $3+$4, $8, $7}'; done)"
+  echo "e2e: round $i: floor $fl s; $(for k in "${variants[@]}"; do figures "$i-$k" | awk -v k="$k" -v fl="$fl" '{printf "%s merge %.2f s (x%.2f floor), wall %.2f s, CPU %.2f s, JIT CPU %.2f s (CITime %.2f s); ", k, $1, $1/fl, $2, $3+$4, $8, $7}'; done)"
 done
 echo "e2e: load after: $(uptime | sed 's/.*load average: //')"
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -152,7 +173,7 @@ awk -v inb="$in_bytes" -v outb="$out_bytes" -v fl="$m_floor" 'BEGIN {
   printf "  I/O floor (cat inputs > /dev/null + dd conv=fsync of one output'"'"'s bytes) %.2f s\n", fl }'
 c=2
 declare -A merge_median=()
-for k in "${kernels[@]}"; do # columns per kernel: merge wall user sys rss heap citime jit (8)
+for k in "${variants[@]}"; do # columns per variant: merge wall user sys rss heap citime jit (8)
   m=$(col $c); w=$(col $((c+1))); u=$(col $((c+2))); s=$(col $((c+3))); rss=$(col $((c+4))); heap=$(col $((c+5)))
   ci=$(col $((c+6))); jit=$(col $((c+7))); r=$(ratio $c 1); rw=$(ratio $((c+1)) 1)
   awk -v k="$k" -v m="$m" -v w="$w" -v u="$u" -v s="$s" -v rss="$rss" -v heap="$heap" -v ci="$ci" -v jit="$jit" \
@@ -169,7 +190,6 @@ m_merge=$(col 2)
 # The kernels alone over the same mapped inputs (output to a scratch buffer), this run's kernel and the native
 # yardstick, and the memory system's own limit (STREAM, from the native library): the ratios of the targets.
 bench_jar="$root/bench/target/benchmarks.jar"
-. "$root/bin/find-jdk.sh"
 java_run() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx128m "$@" 2>/dev/null; }
 e2e_moved=$(awk -v inb="$in_bytes" -v outb="$out_bytes" -v m="$m_merge" 'BEGIN {printf "%.4f", (inb+outb)/1e9/m}')
 if [ "$kernel_only" = 0 ]; then

@@ -25,7 +25,9 @@ import java.util.Optional;
  *       data stays in the page cache — for shared file mappings this drops page-table entries only, dirty
  *       output pages included, which the kernel still writes back — so RSS stays flat whatever the model size;</li>
  *   <li>{@link #evict}: a finished input range leaves the page cache too (POSIX_FADV_DONTNEED), used when the
- *       inputs are larger than memory, so that pages already merged do not crowd out the ones ahead.</li>
+ *       inputs are larger than memory, so that pages already merged do not crowd out the ones ahead;</li>
+ *   <li>{@link #startWriteback}: a file's dirty pages start going to disk now (sync_file_range), without
+ *       waiting, so that the output's final fsync finds little left to write.</li>
  * </ul>
  * Advice is best effort: where the calls are unavailable (another OS, a libc without them, native access
  * not enabled for this module) every method does nothing; once they are loaded, a call that throws is a bug
@@ -58,13 +60,15 @@ public final class MappedPages {
     private static final int MADV_DONTNEED = 4;
     private static final int POSIX_FADV_DONTNEED = 4;
     private static final int O_RDONLY = 0;
+    private static final int SYNC_FILE_RANGE_WRITE = 2;
 
     /** Set to {@code true} to give no advice, as where the calls do not exist (a test knob). */
     public static final String DISABLE_PROPERTY = "mergestream.noPageAdvice";
 
     private static final Calls CALLS = Calls.load().orElse(null);
 
-    private record Calls(MethodHandle madvise, MethodHandle fadvise, MethodHandle open, MethodHandle close, long pageSize) {
+    private record Calls(MethodHandle madvise, MethodHandle fadvise, MethodHandle syncFileRange, MethodHandle open,
+                         MethodHandle close, long pageSize) {
         @SuppressWarnings("restricted") // linking libc's advice calls is the point of this class
         static Optional<Calls> load() {
             if (Boolean.getBoolean(DISABLE_PROPERTY)
@@ -80,6 +84,9 @@ public final class MappedPages {
                 MethodHandle fadvise = linker.downcallHandle(libc.find("posix_fadvise").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
                                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+                MethodHandle syncFileRange = linker.downcallHandle(libc.find("sync_file_range").orElseThrow(),
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
                 MethodHandle open = linker.downcallHandle(libc.find("open").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
                 MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
@@ -87,7 +94,7 @@ public final class MappedPages {
                 MethodHandle getpagesize = linker.downcallHandle(libc.find("getpagesize").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.JAVA_INT));
                 long page = (int) getpagesize.invokeExact();
-                return Optional.of(new Calls(madvise, fadvise, open, close, page));
+                return Optional.of(new Calls(madvise, fadvise, syncFileRange, open, close, page));
             } catch (NoSuchElementException | UnsupportedOperationException | IllegalCallerException e) {
                 // a libc without the symbol, a platform the linker does not support, or native access denied
                 // (--illegal-native-access=deny): advice is optional, so none is given
@@ -129,18 +136,48 @@ public final class MappedPages {
     /** Drops the file's byte range {@code [offset, offset + length)} from the page cache (clean pages only). */
     public static void evict(Path file, long offset, long length) {
         if (CALLS == null || length <= 0) return;
+        onFile(file, "posix_fadvise", fd -> {
+            int ignored = (int) CALLS.fadvise().invokeExact(fd, offset, length, POSIX_FADV_DONTNEED);
+        });
+    }
+
+    /**
+     * Starts writing every dirty page of {@code file} to disk and returns without waiting for it
+     * (sync_file_range with SYNC_FILE_RANGE_WRITE, which, unlike fsync, flushes no device cache). A writer calls it
+     * from a background thread as its output grows, so that the final fsync, which alone makes the data durable,
+     * waits only for the last pages. Best effort: a file that cannot be opened, or a failed call, is ignored here
+     * (a write error still reaches that fsync, which reports it).
+     */
+    public static void startWriteback(Path file) {
+        if (CALLS == null) return;
+        // offset 0, length 0: the whole file, to its end
+        onFile(file, "sync_file_range", fd -> {
+            int ignored = (int) CALLS.syncFileRange().invokeExact(fd, 0L, 0L, SYNC_FILE_RANGE_WRITE);
+        });
+    }
+
+    /** A call on a file descriptor (a downcall: it declares Throwable, as invokeExact does). */
+    private interface FdCall {
+        void run(int fd) throws Throwable;
+    }
+
+    /**
+     * Runs {@code call} on a read-only descriptor of {@code file}, opened and closed here (the advice calls take a
+     * descriptor, and the Java channels do not give theirs); a file that cannot be opened gets no advice.
+     */
+    private static void onFile(Path file, String what, FdCall call) {
         try (Arena arena = Arena.ofConfined()) {
             int fd = (int) CALLS.open().invokeExact(arena.allocateFrom(file.toString()), O_RDONLY);
             if (fd < 0) return;
             try {
-                int ignored = (int) CALLS.fadvise().invokeExact(fd, offset, length, POSIX_FADV_DONTNEED);
+                call.run(fd);
             } finally {
                 int ignored = (int) CALLS.close().invokeExact(fd);
             }
         } catch (RuntimeException | Error e) {
             throw e; // the calls exist (CALLS is loaded): anything thrown here is a bug, not a missing call
         } catch (Throwable e) {
-            throw new AssertionError("posix_fadvise threw", e);
+            throw new AssertionError(what + " threw", e);
         }
     }
 

@@ -44,16 +44,59 @@ class MappedPagesTest {
         }
     }
 
+    /**
+     * startWriteback sends a file's dirty page-cache pages to disk: right after it returns they are clean or under
+     * writeback, no longer dirty (a no-op, e.g. a wrong flag or a call on the wrong descriptor, would leave them
+     * dirty until the final fsync). Dirty is read from smaps of a mapping of the file, which counts a page whose
+     * page-cache copy is dirty.
+     */
+    @Test
+    void startWritebackLeavesNoDirtyPages(@TempDir Path tmp) throws IOException {
+        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
+                "sync_file_range is only called on Linux");
+        assumeTrue(!Files.getFileStore(tmp).type().equals("tmpfs"), "tmpfs has no writeback");
+        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
+        Path file = tmp.resolve("dirty.bin");
+        int size = 16 << 20;
+        byte[] data = new byte[size];
+        java.util.Arrays.fill(data, (byte) 7);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                StandardOpenOption.WRITE); Arena arena = Arena.ofConfined()) {
+            ByteBuffer b = ByteBuffer.wrap(data);
+            for (long at = 0; b.hasRemaining(); ) at += ch.write(b, at);
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long sum = 0;
+            for (long o = 0; o < size; o += 4096) sum += m.get(ValueLayout.JAVA_BYTE, o);
+            assertTrue(sum > 0);
+            long before = smapsKb(m, "Dirty");
+            // another program's sync may have written them already: then there is nothing to show
+            assumeTrue(before >= 8 * 1024, "pages already written back by someone else: " + before + " kB dirty");
+            MappedPages.startWriteback(file);
+            long after = smapsKb(m, "Dirty");
+            assertTrue(after < 1024, "pages still dirty after startWriteback: " + after + " kB of " + before);
+            ch.force(true); // and the data is the same once durable
+            assertTrue(java.util.Arrays.equals(Files.readAllBytes(file), data));
+        }
+    }
+
     /** The Rss line of the /proc/self/smaps entry that starts at the mapping's address. */
     private static long rssKb(MemorySegment m) throws IOException {
+        return smapsKb(m, "Rss");
+    }
+
+    /** The sum of the lines ending in {@code field} (Rss; Dirty: Shared_Dirty + Private_Dirty) of the mapping's entry. */
+    private static long smapsKb(MemorySegment m, String field) throws IOException {
         List<String> lines = Files.readAllLines(Path.of("/proc/self/smaps"));
         String start = Long.toHexString(m.address()) + "-";
         for (int i = 0; i < lines.size(); i++) {
             if (!lines.get(i).startsWith(start)) continue;
-            for (int j = i + 1; j < lines.size(); j++) {
+            long kb = 0;
+            for (int j = i + 1; j < lines.size() && !lines.get(j).startsWith("VmFlags"); j++) {
                 String l = lines.get(j);
-                if (l.startsWith("Rss:")) return Long.parseLong(l.replaceAll("[^0-9]", ""));
+                String key = l.substring(0, Math.max(l.indexOf(':'), 0));
+                if (key.equals(field) || key.endsWith("_" + field)) kb += Long.parseLong(l.replaceAll("[^0-9]", ""));
             }
+            return kb;
         }
         throw new AssertionError("mapping at " + start + " not in /proc/self/smaps");
     }
