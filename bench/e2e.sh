@@ -113,7 +113,7 @@ jit_cpu() {
 
 merge() { # $1: kernel or baseline, $2: label; leaves $dir/run-$2.txt (the summary, CITime, time -v) and $dir/run-$2.jit
   local cmd=("$ms") k="$1"
-  if [ "$1" = baseline ]; then # the launcher's JVM flags (bin/mergestream), on the given jar
+  if [ "$1" = baseline ]; then # the JVM flags bin/mergestream had before bin/jvm.options (no JIT thresholds): the build as users ran it
     cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
          -Xmx128m ${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime -jar "$baseline")
     k="$kernel"
