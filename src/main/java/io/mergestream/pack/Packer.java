@@ -175,7 +175,7 @@ public final class Packer {
             Sparsifier s = magnitude
                     ? MagnitudeSelection.select(kernel, runner, base, model, in.modelElements()[0], n, r.density(), false)
                     : DareMask.sparsifier(r.seed(), r.ordinal(), job.name(), r.density(), false);
-            double[] sums = r.density() >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(in, 0, runner, s);
+            double[] sums = r.density() >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(kernel, in, 0, runner, s);
             KeepTest keep = keepTest(s, base, model);
             boolean xor = md == bd;
             int size = md.byteSize(), bsize = bd.byteSize();
