@@ -55,8 +55,44 @@ final class DellaMagprune implements DeltaSparsifier {
         return (density - epsilon) + 2 * epsilon * (double) (r - 1) / (double) (n - 1);
     }
 
+    /**
+     * The largest tensor whose keep decisions {@link #recording} tables (one bit per element: 8 MB per fine-tune);
+     * larger ones are ranked again by the merge pass, so that memory stays bounded at any vocabulary size.
+     */
+    static final long RECORDED_ELEMENTS = 1L << 26;
+
+    /** Whether this tensor is small enough for its keep decisions to be recorded. */
+    boolean recordable() {
+        return in.elements() <= RECORDED_ELEMENTS;
+    }
+
+    /**
+     * {@code rescale: true}: this sparsifier for the L1 pass, which also sets bit {@code i} of {@code keep} for every
+     * element it keeps, so that the merge pass ({@link #replaying}) decides from the bits instead of ranking every row
+     * again (ranking was most of a DELLA merge). The L1 pass's blocks start at multiples of 64 elements, so no two
+     * threads write one word; its end happens-before the merge pass.
+     */
+    DeltaSparsifier recording(long[] keep) {
+        return (start, count, d, s) -> apply(start, count, d, s, keep);
+    }
+
+    /** The merge pass after {@link #recording}: the recorded keep bits, kept deltas as they are (dropped ones +0). */
+    static DeltaSparsifier replaying(long[] keep) {
+        return (start, count, d, s) -> {
+            for (int o = 0; o < count; o++) {
+                long i = start + o;
+                s[o] = (keep[(int) (i >>> 6)] & (1L << i)) != 0 ? d[o] : 0f;
+            }
+        };
+    }
+
     @Override
     public void apply(long start, int count, float[] d, float[] s) {
+        apply(start, count, d, s, null);
+    }
+
+    /** As {@link #apply}; when {@code keep} is not null, sets its bit i for every kept element i. */
+    private void apply(long start, int count, float[] d, float[] s, long[] keep) {
         int n = rowLength;
         RowRanks ranks = new RowRanks(n);
         float[] row = new float[n];
@@ -70,6 +106,7 @@ final class DellaMagprune implements DeltaSparsifier {
                 int r = rank[(int) (i - rowStart)];
                 boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold[r];
                 s[o] = !kept ? 0f : inverse ? d[o] / divisor[r] : d[o];
+                if (kept && keep != null) keep[(int) (i >>> 6)] |= 1L << i;
             }
         }
     }
