@@ -98,7 +98,10 @@ final class DellaMagprune implements DeltaSparsifier {
         float[] row = new float[n];
         long end = start + count;
         for (long rowStart = start / n * n; rowStart < end; rowStart += n) {
-            TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
+            // a row inside the range is in d already (the same kernel deltas); one that crosses its ends is decoded
+            boolean inside = rowStart >= start && rowStart + n <= end;
+            if (inside) System.arraycopy(d, (int) (rowStart - start), row, 0, n);
+            else TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
             int[] rank = ranks.rank(row);
             long from = Math.max(start, rowStart), to = Math.min(end, rowStart + n);
             for (long i = from; i < to; i++) {
