@@ -79,9 +79,11 @@ final class DellaMagprune implements DeltaSparsifier {
     /** The merge pass after {@link #recording}: the recorded keep bits, kept deltas as they are (dropped ones +0). */
     static DeltaSparsifier replaying(long[] keep) {
         return (start, count, d, s) -> {
+            // without a branch: the bits are random (the DARE hash), so a branch mispredicted every other element
             for (int o = 0; o < count; o++) {
                 long i = start + o;
-                s[o] = (keep[(int) (i >>> 6)] & (1L << i)) != 0 ? d[o] : 0f;
+                int kept = (int) (keep[(int) (i >>> 6)] >>> i) & 1;
+                s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(d[o]) & -kept); // d's bits, or +0's
             }
         };
     }
