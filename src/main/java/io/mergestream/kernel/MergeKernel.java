@@ -71,6 +71,23 @@ public interface MergeKernel {
         ScalarKernel.ramRange(d, epsilon, lambda, b, 0, count);
     }
 
+    /**
+     * The L1 rule's block sums in stripes ({@link ScalarKernel#absSumsRange}: the order is defined there): adds
+     * {@code |d[o]|} and {@code |kept[o]|}, {@code o < count}, into {@code stripes} (2 x 16 doubles). {@code d[0]} is
+     * the first element of a reduction block.
+     */
+    default void absSums(float[] d, float[] kept, int count, double[] stripes) {
+        ScalarKernel.absSumsRange(d, kept, 0, count, stripes);
+    }
+
+    /**
+     * As {@link #absSums} with the kept delta decided by a random or magnitude record ({@link
+     * ScalarKernel#keptAbsSumsRange}); {@code d[o]} is the delta of flat element {@code start + o}.
+     */
+    default void keptAbsSums(Sparsifier s, long start, float[] d, int count, double[] stripes) {
+        ScalarKernel.keptAbsSumsRange(s, start, d, 0, count, stripes);
+    }
+
     // The selection passes run once or twice per tensor and are bound by memory: every kernel shares one plain
     // implementation (AbsDeltaCounts) over its own block decoding (deltas) unless it has a faster one.
 

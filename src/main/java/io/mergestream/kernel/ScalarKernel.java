@@ -211,6 +211,67 @@ public final class ScalarKernel implements MergeKernel {
         for (int o = from; o < to; o++) b[o] = ramElement(d, o, epsilon, lambda, b[o]);
     }
 
+    // The L1 rule's sums (rescale: true; merge-semantics.md "Rescale"), Σ|delta| and Σ|kept delta| over one fixed
+    // block of a whole-tensor reduction (parallel.BlockReduction: blocks start at multiples of its BLOCK). Their
+    // order is part of the output, so it is defined here, independently of any vector width: element o of the block
+    // (array offset o, the block's first element at o = 0) is added, in double and in element order, to stripe
+    // o % L1_STRIPES of its sum; the block's sum is then the stripes added in stripe order, from stripe 0
+    // (stripeTotal). 16 stripes are whole vectors of doubles at every width the vector kernel runs (128 to 512
+    // bits: 2 to 8 doubles), so each of its lanes holds exactly one stripe's running sum; the scalar reference and
+    // every kernel add the same numbers in the same order, and the divisor is the same bits for any thread count,
+    // chunk size, kernel and width. (Before: one running double per block in element order. Each |delta| is an
+    // f32, exact in double, so the two orders differ only in the last bits of a double sum, far below the f32 the
+    // divisor is rounded to: a divisor can change by one f32 ulp only when its ratio lies that close to a rounding
+    // boundary. The bench family's dare_ties output stayed byte-identical to the old order's.)
+
+    /** Stripes per sum of the L1 rule's block sums; a stripe array holds Σ|delta|'s, then Σ|kept|'s. */
+    public static final int L1_STRIPES = 16;
+
+    /**
+     * Adds {@code |d[o]|} to {@code stripes[o % 16]} and {@code |kept[o]|} to {@code stripes[16 + o % 16]}, in
+     * double, for {@code from <= o < to}, in that order.
+     */
+    public static void absSumsRange(float[] d, float[] kept, int from, int to, double[] stripes) {
+        for (int o = from; o < to; o++) {
+            int stripe = o & (L1_STRIPES - 1);
+            stripes[stripe] += Math.abs(d[o]);
+            stripes[L1_STRIPES + stripe] += Math.abs(kept[o]);
+        }
+    }
+
+    /**
+     * As {@link #absSumsRange} with the kept delta given by a kernel sparsifier record (random or magnitude; no
+     * rescale): {@code |d[o]|} counts as kept where the record keeps the flat element {@code start + o}.
+     */
+    public static void keptAbsSumsRange(Sparsifier s, long start, float[] d, int from, int to, double[] stripes) {
+        for (int o = from; o < to; o++) {
+            long i = start + o;
+            float a = Math.abs(d[o]);
+            int stripe = o & (L1_STRIPES - 1);
+            stripes[stripe] += a;
+            if (keeps(s, i, d[o])) stripes[L1_STRIPES + stripe] += a;
+        }
+    }
+
+    /** Whether the record keeps flat element i of delta d (the test of {@link #sparsify}, for the L1 sums). */
+    private static boolean keeps(Sparsifier s, long i, float d) {
+        return switch (s) {
+            case Sparsifier.Random r -> Integer.toUnsignedLong(DareMask.u(i, r.k0(), r.k1())) < r.threshold();
+            case Sparsifier.Magnitude m -> {
+                int a = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
+                yield a > m.thresholdBits() || (a == m.thresholdBits() && i < m.tieCutoff());
+            }
+            case Sparsifier.None none -> true;
+        };
+    }
+
+    /** The block sum of stripes {@code [at, at + 16)}: added in stripe order, starting from stripe {@code at}. */
+    public static double stripeTotal(double[] stripes, int at) {
+        double sum = stripes[at];
+        for (int k = 1; k < L1_STRIPES; k++) sum += stripes[at + k];
+        return sum;
+    }
+
     /**
      * The task-arithmetic family with computed sparsifiers, element by element over {@code [start, start + count)}:
      * decode the base, each model's deltas over the whole range and its sparsifier on them (one call per model and

@@ -55,14 +55,55 @@ final class DellaMagprune implements DeltaSparsifier {
         return (density - epsilon) + 2 * epsilon * (double) (r - 1) / (double) (n - 1);
     }
 
+    /**
+     * The largest tensor whose keep decisions {@link #recording} tables (one bit per element: 8 MB per fine-tune);
+     * larger ones are ranked again by the merge pass, so that memory stays bounded at any vocabulary size.
+     */
+    static final long RECORDED_ELEMENTS = 1L << 26;
+
+    /** Whether this tensor is small enough for its keep decisions to be recorded. */
+    boolean recordable() {
+        return in.elements() <= RECORDED_ELEMENTS;
+    }
+
+    /**
+     * {@code rescale: true}: this sparsifier for the L1 pass, which also sets bit {@code i} of {@code keep} for every
+     * element it keeps, so that the merge pass ({@link #replaying}) decides from the bits instead of ranking every row
+     * again (ranking was most of a DELLA merge). The L1 pass's blocks start at multiples of 64 elements, so no two
+     * threads write one word; its end happens-before the merge pass.
+     */
+    DeltaSparsifier recording(long[] keep) {
+        return (start, count, d, s) -> apply(start, count, d, s, keep);
+    }
+
+    /** The merge pass after {@link #recording}: the recorded keep bits, kept deltas as they are (dropped ones +0). */
+    static DeltaSparsifier replaying(long[] keep) {
+        return (start, count, d, s) -> {
+            // without a branch: the bits are random (the DARE hash), so a branch mispredicted every other element
+            for (int o = 0; o < count; o++) {
+                long i = start + o;
+                int kept = (int) (keep[(int) (i >>> 6)] >>> i) & 1;
+                s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(d[o]) & -kept); // d's bits, or +0's
+            }
+        };
+    }
+
     @Override
     public void apply(long start, int count, float[] d, float[] s) {
+        apply(start, count, d, s, null);
+    }
+
+    /** As {@link #apply}; when {@code keep} is not null, sets its bit i for every kept element i. */
+    private void apply(long start, int count, float[] d, float[] s, long[] keep) {
         int n = rowLength;
         RowRanks ranks = new RowRanks(n);
         float[] row = new float[n];
         long end = start + count;
         for (long rowStart = start / n * n; rowStart < end; rowStart += n) {
-            TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
+            // a row inside the range is in d already (the same kernel deltas); one that crosses its ends is decoded
+            boolean inside = rowStart >= start && rowStart + n <= end;
+            if (inside) System.arraycopy(d, (int) (rowStart - start), row, 0, n);
+            else TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
             int[] rank = ranks.rank(row);
             long from = Math.max(start, rowStart), to = Math.min(end, rowStart + n);
             for (long i = from; i < to; i++) {
@@ -70,6 +111,7 @@ final class DellaMagprune implements DeltaSparsifier {
                 int r = rank[(int) (i - rowStart)];
                 boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold[r];
                 s[o] = !kept ? 0f : inverse ? d[o] / divisor[r] : d[o];
+                if (kept && keep != null) keep[(int) (i >>> 6)] |= 1L << i;
             }
         }
     }

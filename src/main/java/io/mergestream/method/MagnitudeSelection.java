@@ -35,6 +35,23 @@ public final class MagnitudeSelection {
         return new Sparsifier.Magnitude(t.thresholdBits(), t.tieCutoff(), 1f, false);
     }
 
+    /**
+     * As {@link #topK} for several k at once (breadcrumbs' outliers and band end): the pass counting the high 16 bits
+     * of every |delta| is the same for every k, so it runs once; each k then runs only its own narrower passes.
+     */
+    public static Sparsifier.Magnitude[] topK(MergeKernel kernel, ChunkRunner runner, TensorView base,
+                                              TensorView model, long validElements, long n, long... k) {
+        RadixSelect.Bits bits = new AbsDeltaBits(kernel, base, model, validElements);
+        long[] high = null;
+        Sparsifier.Magnitude[] tests = new Sparsifier.Magnitude[k.length];
+        for (int t = 0; t < k.length; t++) {
+            if (k[t] > 0 && k[t] < n && high == null) high = RadixSelect.highHistogram(runner, n, bits);
+            RadixSelect.Threshold th = RadixSelect.topK(runner, n, k[t], bits, high); // reads high only for 0 < k < n
+            tests[t] = new Sparsifier.Magnitude(th.thresholdBits(), th.tieCutoff(), 1f, false);
+        }
+        return tests;
+    }
+
     /** |model - base| bits through the kernel; past the model's rows every element is a zero delta. */
     private record AbsDeltaBits(MergeKernel kernel, TensorView base, TensorView model, long valid)
             implements RadixSelect.Bits {

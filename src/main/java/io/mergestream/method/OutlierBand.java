@@ -25,11 +25,9 @@ record OutlierBand(Sparsifier.Magnitude outer, Sparsifier.Magnitude inner) imple
         long n = in.elements();
         long keep = (long) Math.floor(density * n);
         long top = Math.min((long) Math.floor(gamma * n), n - keep);
-        Sparsifier.Magnitude inner = MagnitudeSelection.topK(kernel, runner, in.base(), in.models()[j],
-                in.modelElements()[j], n, top);
-        Sparsifier.Magnitude outer = MagnitudeSelection.topK(kernel, runner, in.base(), in.models()[j],
-                in.modelElements()[j], n, top + keep);
-        OutlierBand band = new OutlierBand(outer, inner);
+        Sparsifier.Magnitude[] ends = MagnitudeSelection.topK(kernel, runner, in.base(), in.models()[j],
+                in.modelElements()[j], n, top, top + keep);
+        OutlierBand band = new OutlierBand(ends[1], ends[0]);
         return inverse ? DeltaSparsifier.dividedBy(band, (float) density) : band;
     }
 

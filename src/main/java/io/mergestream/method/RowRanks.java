@@ -11,7 +11,8 @@ package io.mergestream.method;
 final class RowRanks {
 
     private final int[] keys, columns, keys2, columns2, rank;
-    private final int[] counts = new int[256];
+    /** The digit counts of all four passes, counted in one read of the keys (pass p at 256 * p). */
+    private final int[] counts = new int[4 * 256];
 
     RowRanks(int n) {
         keys = new int[n];
@@ -25,21 +26,27 @@ final class RowRanks {
     int[] rank(float[] d) {
         int n = rank.length;
         int[] k = keys, c = columns, k2 = keys2, c2 = columns2;
+        java.util.Arrays.fill(counts, 0);
+        // a pass permutes the keys but never changes which digits occur, so every pass's counts are known up front
         for (int i = 0; i < n; i++) {
-            k[i] = Float.floatToRawIntBits(d[i]) & 0x7FFFFFFF;
+            int key = Float.floatToRawIntBits(d[i]) & 0x7FFFFFFF;
+            k[i] = key;
             c[i] = i;
+            counts[key & 0xFF]++;
+            counts[256 + ((key >>> 8) & 0xFF)]++;
+            counts[512 + ((key >>> 16) & 0xFF)]++;
+            counts[768 + (key >>> 24)]++;
         }
-        for (int shift = 0; shift < 31; shift += 8) {
-            java.util.Arrays.fill(counts, 0);
-            for (int i = 0; i < n; i++) counts[(k[i] >>> shift) & 0xFF]++;
-            if (n == 0 || counts[(k[0] >>> shift) & 0xFF] == n) continue; // one digit everywhere: already in order
+        for (int shift = 0, at0 = 0; shift < 31; shift += 8, at0 += 256) {
+            final int base = at0;
+            if (n == 0 || counts[base + ((k[0] >>> shift) & 0xFF)] == n) continue; // one digit everywhere: in order
             for (int b = 0, sum = 0; b < 256; b++) {
-                int x = counts[b];
-                counts[b] = sum;
+                int x = counts[base + b];
+                counts[base + b] = sum;
                 sum += x;
             }
             for (int i = 0; i < n; i++) {
-                int at = counts[(k[i] >>> shift) & 0xFF]++;
+                int at = counts[base + ((k[i] >>> shift) & 0xFF)]++;
                 k2[at] = k[i];
                 c2[at] = c[i];
             }

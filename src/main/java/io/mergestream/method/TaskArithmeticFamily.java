@@ -24,7 +24,8 @@ import io.mergestream.kernel.TensorView;
  *
  * <p>{@code rescale} (merge-semantics.md, "Rescale"). {@code true} / {@code l1}, mergekit's rule, for any
  * sparsifier: a reduction pass sums |delta| and |kept delta| over the whole tensor in fixed blocks
- * ({@link BlockReduction}, in double: the same for any threads and chunk size); kept values are then divided by
+ * ({@link BlockReduction}, in double, in the fixed stripes of {@link ScalarKernel#absSumsRange}: the same
+ * for any threads, chunk size, kernel and vector width); kept values are then divided by
  * {@code q = (float) (kept / total)}, one scalar per tensor and model, unless either sum is below 1e-7 (then
  * kept values are left as they are, as mergekit does). The divisor goes into the sparsifier record's per-model
  * rescale factor, so the fused kernels run it without a stage of their own. mergekit multiplies by
@@ -110,7 +111,7 @@ public class TaskArithmeticFamily implements MergeMethod {
         };
         if (p.rescale() != TensorParams.Rescale.L1) return s;
         // s keeps the raw delta (no inverse rescale): its kept values are divided by q instead.
-        float q = l1Divisor(in, j, runner, s);
+        float q = l1Divisor(kernel, in, j, runner, s);
         if (Float.isNaN(q)) return s;
         return switch (s) {
             case Sparsifier.Random r -> new Sparsifier.Random(r.threshold(), r.k0(), r.k1(), q, true);
@@ -132,27 +133,25 @@ public class TaskArithmeticFamily implements MergeMethod {
             default -> throw new AssertionError(sparsification);
         };
         if (p.rescale() != TensorParams.Rescale.L1) return s;
+        if (s instanceof DellaMagprune della && della.recordable()) {
+            // DELLA ranks every row once: the L1 pass records what it keeps, the merge pass reads the bits
+            long[] keep = new long[(int) ((in.elements() + 63) >>> 6)];
+            float q = l1Divisor(kernel, in, j, runner, della.recording(keep));
+            DeltaSparsifier replay = DellaMagprune.replaying(keep);
+            return Float.isNaN(q) ? replay : DeltaSparsifier.dividedBy(replay, q);
+        }
         float q = l1Divisor(kernel, in, j, runner, s);
         return Float.isNaN(q) ? s : DeltaSparsifier.dividedBy(s, q);
     }
 
     /**
-     * {@code rescale: true / l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor (block sums in double,
-     * bit-identical for any threads and chunk size), or NaN when either sum is below 1e-7 (no rescale).
+     * {@code rescale: true / l1}: {@code (float) (Σ|kept| / Σ|delta|)} over the whole tensor ({@link #l1Pass}'s
+     * order), or NaN when either sum is below 1e-7 (no rescale).
      */
     static float l1Divisor(MergeKernel kernel, MergeInputs in, int j, ChunkRunner runner, DeltaSparsifier s) {
-        double[] sums = BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
-            float[] d = new float[count];
-            float[] kept = new float[count];
-            deltas(kernel, in, j, start, count, d);
-            s.apply(start, count, d, kept);
-            double total = 0, k = 0;
-            for (int o = 0; o < count; o++) {
-                total += Math.abs(d[o]);
-                k += Math.abs(kept[o]);
-            }
-            acc[0] += total;
-            acc[1] += k;
+        double[] sums = l1Pass(kernel, in, j, runner, (scratch, start, count) -> {
+            s.apply(start, count, scratch.d, scratch.kept);
+            kernel.absSums(scratch.d, scratch.kept, count, scratch.stripes);
         });
         return Sparsifier.l1Divisor(total(in, j, sums[0]), sums[1]);
     }
@@ -163,52 +162,51 @@ public class TaskArithmeticFamily implements MergeMethod {
         return Double.isNaN(stored) ? summed : stored;
     }
 
-    /**
-     * The same divisor for a kernel sparsifier record (random, magnitude), with its keep test written out: this
-     * pass runs over every tensor of a default dare merge, so it reads the mapped tensors directly, allocates
-     * nothing per block and sums in the same order as the general pass above (so the divisor is the same).
-     */
-    static float l1Divisor(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
-        double[] sums = l1Sums(in, j, runner, s);
+    /** The same divisor for a kernel sparsifier record (random, magnitude): its keep test runs on the kernel's lanes. */
+    static float l1Divisor(MergeKernel kernel, MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
+        double[] sums = l1Sums(kernel, in, j, runner, s);
         return Sparsifier.l1Divisor(total(in, j, sums[0]), sums[1]);
     }
 
     /**
      * {@code {Σ|delta|, Σ|kept delta|}} of fine-tune j over the whole tensor for a kernel sparsifier record, in the
-     * L1 rule's fixed blocks: what {@code mergestream pack} records so that a pack's kept delta rescales exactly as
-     * the fine-tune would.
+     * L1 rule's order: what {@code mergestream pack} records so that a pack's kept delta rescales exactly as the
+     * fine-tune would (with any kernel: they all give these bits).
      */
-    public static double[] l1Sums(MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
-        TensorView base = in.base();
-        return BlockReduction.sum(runner, in.elements(), 2, (start, count, acc) -> {
-            double total = 0, k = 0;
-            long end = start + count;
-            switch (s) {
-                case Sparsifier.Random r -> {
-                    int k0 = r.k0(), k1 = r.k1();
-                    long threshold = r.threshold();
-                    for (long i = start; i < end; i++) {
-                        double a = Math.abs((in.modelAt(j, i)).get(i) - base.get(i));
-                        total += a;
-                        if (Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold) k += a;
-                    }
-                }
-                case Sparsifier.Magnitude m -> {
-                    int bits = m.thresholdBits();
-                    long tieCutoff = m.tieCutoff();
-                    for (long i = start; i < end; i++) {
-                        float d = (in.modelAt(j, i)).get(i) - base.get(i);
-                        int ab = Float.floatToRawIntBits(d) & 0x7FFFFFFF;
-                        double a = Math.abs(d);
-                        total += a;
-                        if (ab > bits || (ab == bits && i < tieCutoff)) k += a;
-                    }
-                }
-                case Sparsifier.None none -> throw new IllegalArgumentException("nothing dropped, nothing to rescale");
-            }
-            acc[0] += total;
-            acc[1] += k;
-        });
+    public static double[] l1Sums(MergeKernel kernel, MergeInputs in, int j, ChunkRunner runner, Sparsifier s) {
+        if (s instanceof Sparsifier.None) throw new IllegalArgumentException("nothing dropped, nothing to rescale");
+        return l1Pass(kernel, in, j, runner,
+                (scratch, start, count) -> kernel.keptAbsSums(s, start, scratch.d, count, scratch.stripes));
+    }
+
+    /** One thread's arrays for the L1 pass: a block's deltas and kept deltas, and its stripe sums. */
+    private static final class L1Scratch {
+        final float[] d = new float[BlockReduction.BLOCK];
+        final float[] kept = new float[BlockReduction.BLOCK];
+        final double[] stripes = new double[2 * ScalarKernel.L1_STRIPES];
+    }
+
+    /** What the L1 pass does with one block's deltas (in {@code scratch.d}): add into {@code scratch.stripes}. */
+    @FunctionalInterface
+    private interface L1Step {
+        void sum(L1Scratch scratch, long start, int count);
+    }
+
+    /**
+     * The L1 rule's two sums over the whole tensor: per fixed block of {@link BlockReduction} (whatever the threads
+     * and chunk size), the deltas decoded on the kernel's lanes, summed in the stripes of {@link
+     * ScalarKernel#absSumsRange} (the order defined there, the same on every kernel and vector width), each block's
+     * stripes added in stripe order, and the blocks in block order. Allocates nothing per block.
+     */
+    private static double[] l1Pass(MergeKernel kernel, MergeInputs in, int j, ChunkRunner runner, L1Step step) {
+        return BlockReduction.run(runner, in.elements(), BlockReduction.BLOCK, 2, L1Scratch::new,
+                (L1Scratch scratch, long start, int count, double[] acc) -> {
+                    java.util.Arrays.fill(scratch.stripes, 0);
+                    deltas(kernel, in, j, start, count, scratch.d);
+                    step.sum(scratch, start, count);
+                    acc[0] = ScalarKernel.stripeTotal(scratch.stripes, 0);
+                    acc[1] = ScalarKernel.stripeTotal(scratch.stripes, ScalarKernel.L1_STRIPES);
+                }).totals();
     }
 
     /**

@@ -200,7 +200,7 @@ public final class Packer {
             Sparsifier s = magnitude
                     ? MagnitudeSelection.select(kernel, runner, base, model, in.modelElements()[0], n, density, false)
                     : DareMask.sparsifier(seed, r.ordinal(), job.name(), density, false);
-            double[] sums = density >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(in, 0, runner, s);
+            double[] sums = density >= 1 ? new double[2] : TaskArithmeticFamily.l1Sums(kernel, in, 0, runner, s);
             KeepTest keep = keepTest(s, base, model);
             boolean xor = md == bd;
             int size = md.byteSize(), bsize = bd.byteSize();

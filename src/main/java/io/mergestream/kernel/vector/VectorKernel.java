@@ -7,6 +7,7 @@ import io.mergestream.kernel.LinearOp;
 import io.mergestream.kernel.MergeKernel;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
 import io.mergestream.kernel.ScalarKernel;
+import io.mergestream.kernel.Sparsifier;
 import io.mergestream.kernel.TaskArithmeticOp;
 import io.mergestream.kernel.TensorView;
 import io.mergestream.kernel.Views;
@@ -112,6 +113,16 @@ public final class VectorKernel implements MergeKernel {
             return;
         }
         MethodLoops.encode(values, out, start, count);
+    }
+
+    @Override
+    public void absSums(float[] d, float[] kept, int count, double[] stripes) {
+        L1Loops.absSums(d, kept, count, stripes);
+    }
+
+    @Override
+    public void keptAbsSums(Sparsifier s, long start, float[] d, int count, double[] stripes) {
+        L1Loops.keptAbsSums(s, start, d, count, stripes);
     }
 
     @Override
