@@ -92,6 +92,47 @@ public final class NativeKernel implements MergeKernel {
         return "native";
     }
 
+    // The block passes the C library has no counterpart of (the L1 rule's sums, the computed sparsifiers of
+    // breadcrumbs and DELLA, SCE's and RAM's steps, plain decode/encode) run on the fastest Java kernel rather
+    // than on the interface's scalar defaults: the same bits, and --kernel native then measures the C kernels
+    // against the Java ones instead of against the scalar reference's passes around them.
+
+    @Override
+    public void taskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
+                               TensorView[] models, TensorView out, long start, int count) {
+        Kernels.best().taskArithmetic(p, sparsifiers, base, models, out, start, count);
+    }
+
+    @Override
+    public void deltas(TensorView base, TensorView model, long start, int count, float[] d) {
+        Kernels.best().deltas(base, model, start, count, d);
+    }
+
+    @Override
+    public void encode(float[] values, TensorView out, long start, int count) {
+        Kernels.best().encode(values, out, start, count);
+    }
+
+    @Override
+    public void varianceBits(float[][] d, int count, int[] bits) {
+        Kernels.best().varianceBits(d, count, bits);
+    }
+
+    @Override
+    public void ram(float[][] d, float epsilon, float[] lambda, float[] b, int count) {
+        Kernels.best().ram(d, epsilon, lambda, b, count);
+    }
+
+    @Override
+    public void absSums(float[] d, float[] kept, int count, double[] stripes) {
+        Kernels.best().absSums(d, kept, count, stripes);
+    }
+
+    @Override
+    public void keptAbsSums(Sparsifier s, long start, float[] d, int count, double[] stripes) {
+        Kernels.best().keptAbsSums(s, start, d, count, stripes);
+    }
+
     @Override
     public void taskArithmetic(TaskArithmeticOp op, TensorView base, TensorView[] models, TensorView out,
                                long start, int count) {
