@@ -213,4 +213,19 @@ class FuzzRegressionsTest {
                 + " near index 27"), e.getMessage());
         assertTrue(e.getMessage().lines().count() == 1, e.getMessage());
     }
+
+    /**
+     * FIXED (recipe/RecipeYaml.java): RecipeFuzzTest's finding of 2026-12-02 (after 155 s of the 10-minute run):
+     * the 3-byte recipe {@code !%e}, a tag whose URI escape is cut short, made SnakeYAML's Tag constructor throw
+     * IllegalArgumentException ("Tag must not contain leading or trailing spaces"), which escaped the parser as
+     * an internal error. PyYAML's safe_load refuses it as a ScannerError ("expected URI escape sequence of 2
+     * hexadecimal numbers"); the recipe reader refuses it as invalid YAML now, in one line.
+     */
+    @Test
+    void aTagWithACutUriEscapeIsRefusedAsInvalidYaml() throws Exception {
+        Path file = DIR.resolve("recipe-tag-with-a-cut-uri-escape.yml");
+        io.mergestream.MergestreamException e = assertThrows(io.mergestream.MergestreamException.class,
+                () -> io.mergestream.recipe.Recipe.parse(Files.readString(file), file));
+        assertTrue(e.getMessage().contains("not valid YAML") && e.getMessage().lines().count() == 1, e.getMessage());
+    }
 }
