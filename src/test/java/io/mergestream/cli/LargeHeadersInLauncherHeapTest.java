@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,16 +36,18 @@ class LargeHeadersInLauncherHeapTest {
     @TempDir
     Path dir;
 
-    /** The heap and GC flags of bin/mergestream. */
-    static List<String> launcherHeapFlags() throws IOException {
-        String script = Files.readString(Path.of("bin", "mergestream"));
-        List<String> flags = new ArrayList<>();
-        Matcher xmx = Pattern.compile("(?<!\\S)(-Xmx\\d+[mMgG])(?!\\S)").matcher(script);
-        assertTrue(xmx.find(), "bin/mergestream sets no -Xmx");
-        flags.add(xmx.group(1));
-        Matcher gc = Pattern.compile("(?<!\\S)(-XX:\\+Use\\w+GC)(?!\\S)").matcher(script);
-        if (gc.find()) flags.add(gc.group(1));
-        return flags;
+    /**
+     * The launchers' JVM options (bin/jvm.options, the java @argfile both launchers pass), checked to set the heap
+     * this test is about: the child JVM gets the file itself, so it runs with exactly the launcher's heap, GC and
+     * JIT flags.
+     */
+    static String launcherOptions() throws IOException {
+        Path options = Path.of("bin", "jvm.options").toAbsolutePath();
+        String text = Files.readString(options);
+        assertTrue(Pattern.compile("(?m)^-Xmx\\d+[mMgG]$").matcher(text).find(), options + " sets no -Xmx");
+        assertTrue(Files.readString(Path.of("bin", "mergestream")).contains("@$root/bin/jvm.options"),
+                "bin/mergestream does not pass bin/jvm.options");
+        return "@" + options;
     }
 
     record Result(int code, String out, String err) {}
@@ -55,8 +56,7 @@ class LargeHeadersInLauncherHeapTest {
     Result cli(String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
-        cmd.addAll(launcherHeapFlags());
+        cmd.add(launcherOptions());
         cmd.addAll(List.of("-cp", io.mergestream.TestFiles.childClassPath(), Main.class.getName()));
         cmd.addAll(List.of(args));
         Path out = dir.resolve("child.out");
