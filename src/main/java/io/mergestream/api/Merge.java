@@ -24,8 +24,6 @@ import io.mergestream.plan.Planner;
 import io.mergestream.plan.TensorJob;
 import io.mergestream.recipe.Recipe;
 import io.mergestream.tensor.TensorInfo;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,8 +63,6 @@ import java.util.function.Supplier;
  * staging directory removed.
  */
 public final class Merge {
-
-    private static final PrintStream NOWHERE = new PrintStream(OutputStream.nullOutputStream(), false, java.nio.charset.StandardCharsets.UTF_8);
 
     private final Job job;
     private final MergeOptions options;
@@ -380,7 +376,7 @@ public final class Merge {
 
     private MergeEngine.Options engineOptions(MergeKernel kernel) {
         return new MergeEngine.Options(options.threads(), options.chunkElements(), kernel, options.shardBytes(),
-                Progress.Mode.QUIET, NOWHERE, events(), cancelled::get);
+                Progress.Mode.QUIET, Progress.NO_DISPLAY, events(), cancelled::get);
     }
 
     /** The listener's progress events as the engine and the packer report them. */

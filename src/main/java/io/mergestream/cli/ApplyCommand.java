@@ -52,8 +52,7 @@ final class ApplyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
-                .kernel(kernel.kernel()).shardBytes(shardSize.bytes).replaceOutput(force.force);
+        MergeOptions.Builder options = SharedOptions.outputRun(threads, chunkSize, kernel, shardSize, force);
         RunResult r = CliListener.showing(quiet.quiet, options, o -> (rescale == null
                 ? Merge.apply(base.toString(), pack, o) : Merge.apply(base.toString(), pack, rescale, o)).run(output.path));
         MergeCommand.printSummary(r, threads.count, output.path);

@@ -97,8 +97,8 @@ final class DareCommand implements Callable<Integer> {
                 .rescale(rescale(rescale, noRescale)).target(target);
         if (base != null) request.base(base.toString());
         exclude.forEach(request::exclude);
-        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
-                .kernel(kernel.kernel()).shardBytes(shardSize.bytes).replaceOutput(force.force).seed(seed.orElse(0));
+        MergeOptions.Builder options = SharedOptions.outputRun(threads, chunkSize, kernel, shardSize, force)
+                .seed(seed.orElse(0));
         DareRequest dare = request.build();
         RunResult result = CliListener.showing(quiet.quiet, options, o -> Merge.dare(dare, o).run(output.path));
         MergeCommand.printSummary(result, threads.count, output.path);

@@ -63,8 +63,8 @@ final class MergeCommand implements Callable<Integer> {
     public Integer call() {
         // the API resolves the kernel (and says once why it is not the one asked for); the summary names what ran
         MergeRecipe recipe = MergeRecipe.fromFile(recipePath);
-        MergeOptions.Builder options = MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements)
-                .kernel(kernel.kernel()).shardBytes(shardSize.bytes).strict(strict).replaceOutput(force.force);
+        MergeOptions.Builder options = SharedOptions.outputRun(threads, chunkSize, kernel, shardSize, force)
+                .strict(strict);
         if (seed.value != null) options.seed(seed.value);
         if (dryRun) {
             // the run's own output check, so that a dry run fails exactly when the run would

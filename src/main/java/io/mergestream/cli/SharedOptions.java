@@ -22,6 +22,13 @@ import picocli.CommandLine.TypeConversionException;
 final class SharedOptions {
     private SharedOptions() {}
 
+    /** The library options of a command that writes an output directory (merge, dare, apply), from its mixins. */
+    static MergeOptions.Builder outputRun(Threads threads, ChunkSize chunkSize, Kernel kernel, ShardSize shardSize,
+                                          Force force) {
+        return MergeOptions.builder().threads(threads.count).chunkElements(chunkSize.elements).kernel(kernel.kernel())
+                .shardBytes(shardSize.bytes).replaceOutput(force.force);
+    }
+
     /** {@code --threads N}: worker threads, at least 1. */
     static final class Threads {
         @Option(names = "--threads", paramLabel = "N", converter = PositiveInt.class,

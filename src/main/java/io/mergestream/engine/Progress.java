@@ -31,6 +31,13 @@ public final class Progress implements AutoCloseable {
     private static final long TERMINAL_PERIOD_MS = 200;
     private static final long LINES_PERIOD_MS = 5000;
 
+    /**
+     * The stream of a progress that displays nothing (the library's runs, the packer's): {@link Mode#QUIET} never
+     * writes to it, but the engine's options and the constructor take one.
+     */
+    public static final PrintStream NO_DISPLAY = new PrintStream(java.io.OutputStream.nullOutputStream(), false,
+            java.nio.charset.StandardCharsets.UTF_8);
+
     private final PrintStream err;
     private final Mode mode;
     private final long totalBytes;

@@ -25,8 +25,6 @@ import io.mergestream.plan.TensorJob;
 import io.mergestream.method.TensorParams;
 import io.mergestream.tensor.DType;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -47,9 +45,6 @@ import java.util.function.BooleanSupplier;
  * appended in order: the file is the same for any thread count.
  */
 public final class Packer {
-
-    private static final PrintStream NOWHERE = new PrintStream(OutputStream.nullOutputStream(), false,
-            java.nio.charset.StandardCharsets.UTF_8);
 
     /**
      * What to pack: {@code dare}'s request (its rescale is recorded as the rule {@code apply} uses by default), the
@@ -93,7 +88,7 @@ public final class Packer {
         try (ChunkRunner runner = new ChunkRunner(r.threads(), r.blockElements(), cancelled);
              ChunkBuffers buffers = new ChunkBuffers();
              PackWriter w = PackWriter.create(r.out());
-             Progress progress = new Progress(NOWHERE, Progress.Mode.QUIET, plan.inputBytes(), plan.jobs().size(), events)) {
+             Progress progress = new Progress(Progress.NO_DISPLAY, Progress.Mode.QUIET, plan.inputBytes(), plan.jobs().size(), events)) {
             List<PackHeader.CarriedFile> files = carry(plan.fineTunes().get(0).checkpoint().directory(), w);
             List<PackHeader.Entry> entries = new ArrayList<>();
             long modelBytes = 0, kept = 0, keptBytes = 0, read = 0;
