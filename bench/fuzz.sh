@@ -2,18 +2,20 @@
 # Fuzzes one of mergestream's parsers with Jazzer for a chosen time (outside CI; CI runs the committed corpora
 # as regression tests). Usage:
 #   bench/fuzz.sh TARGET [DURATION] [--plant NAME]
-# TARGET: checkpoint | header | index | recipe | vocabulary | config | zip | unpickler | pack | pack-header
+# TARGET: checkpoint | header | index | recipe | vocabulary | config | zip | unpickler | pack | pack-header |
+#   pack-header-fields
 #   (or Class#method)
 # DURATION: Jazzer's syntax, e.g. 30s, 10m, 1h (default 10m)
 # --plant NAME: switch on the test-only planted bug NAME (safetensors, header, index, recipe, vocabulary, config,
-#   zip, unpickler, pack, pack-header): the run shows the target finds it. Planted bugs live in the fuzz tests only.
+#   zip, unpickler, pack; pack-header with pack-header-fields): the run shows the target finds it. Planted bugs
+#   live in the fuzz tests only.
 # The run is niced (-n 19). Findings are written as crash-* files into the target's corpus directory
 # (src/test/resources/io/mergestream/fuzz/<Class>Inputs/<method>/, where they become failing regression inputs);
 # the inputs that grew coverage into .cifuzz-corpus/<class>/<method>/ (not committed). The log is
 # /tmp/fuzz-<target>-<date>.log; Jazzer prints libFuzzer's status lines there (#execs, cov, ft, corp, exec/s).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[[ $# -ge 1 ]] || { sed -n '2,13p' "$0"; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,15p' "$0"; exit 2; }
 target="$1"; shift
 duration=10m
 plant=""
@@ -38,6 +40,7 @@ case "$target" in
   unpickler) test='TorchBinFuzzTest#fuzzUnpickler' ;;
   pack) test='DeltaPackFuzzTest#fuzzPack' ;;
   pack-header) test='DeltaPackFuzzTest#fuzzHeader' ;;
+  pack-header-fields) test='DeltaPackFuzzTest#fuzzHeaderFields' ;;
   *'#'*) test="$target" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac

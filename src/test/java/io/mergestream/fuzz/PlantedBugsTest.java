@@ -33,7 +33,7 @@ class PlantedBugsTest {
     @ParameterizedTest
     @CsvSource({"checkpoint, safetensors", "header, header", "index, index", "recipe, recipe",
             "vocabulary, vocabulary", "config, config", "zip, zip", "unpickler, unpickler", "pack, pack",
-            "pack-header, pack-header"})
+            "pack-header-fields, pack-header"})
     void theTargetFindsItsPlantedBug(String target, String plant) throws IOException, InterruptedException {
         Path root = Path.of("").toAbsolutePath();
         Path corpora = root.resolve("src/test/resources/io/mergestream/fuzz");
