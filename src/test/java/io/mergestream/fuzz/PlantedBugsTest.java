@@ -20,12 +20,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  * {@code mvn -Dms.excludedGroups=none -Dtest=PlantedBugsTest test} (each case runs {@code bench/fuzz.sh TARGET 5m
  * --plant NAME}, niced, one at a time). The crash file the run writes into the target's corpus is removed again.
  *
- * <p>Runs so far (bench/README.md, Fuzzing, has the details): {@code header} (the data-section size off by one)
- * found in 25 s, {@code safetensors} (the header-length bound off by one) in 12 s, {@code zip} in 76 s, on
- * 2026-12-02; {@code recipe}, {@code vocabulary}, {@code unpickler} and {@code index} in under 2 minutes each on
- * 2026-12-01. Later on 2026-12-02, each from the committed seeds alone: {@code config} (now an integer beyond the
- * int range; the float >= 1e6 it replaced was found only from a grown corpus) in 20 s, {@code pack} (the pack
- * framing's header-length bound off by one) in 16 s; {@code pack-header}: see DeltaPackFuzzTest and the README.
+ * <p>Runs so far (bench/README.md, Fuzzing, has the details). The third session of 2026-12-02, every plant from the
+ * committed seeds alone ({@code .cifuzz-corpus/} removed first): {@code safetensors} (the header-length bound off by
+ * one) found in 5 s, {@code header} (the data-section size off by one) in 6 s, {@code index} in 15 s, {@code recipe}
+ * in 12 s, {@code vocabulary} in 20 s, {@code zip} in 163 s, {@code unpickler} in 22 s, {@code pack-header} (the
+ * magnitude block's bound with its bitmap rounded down, in the typed target {@code pack-header-fields}) in 3 s; the
+ * second session, also from the seeds: {@code config} (an integer beyond the int range) in 20 s, {@code pack} (the
+ * pack framing's header-length bound off by one) in 16 s.
  */
 @Tag("planted")
 class PlantedBugsTest {
