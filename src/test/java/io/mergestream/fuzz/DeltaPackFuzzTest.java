@@ -176,7 +176,7 @@ class DeltaPackFuzzTest {
                 if (kind == PackHeader.Kind.WHOLE) {
                     raw = count * size;
                 } else {
-                    // what PackModel's writer stores: the kept values, after the keep bitmap in a magnitude pack
+                    // a decoded block as DeltaCodec lays it out: the keep bitmap of a magnitude pack, then the kept values
                     int keptHere = d.consumeInt(0, count);
                     kept += keptHere;
                     raw = keptHere * size + (strategy == PackHeader.Strategy.MAGNITUDE ? (count + 7) / 8 : 0);
