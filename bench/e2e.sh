@@ -54,7 +54,7 @@ made_dir=0
 if [ -z "$dir" ]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/mergestream-e2e.XXXXXX"); made_dir=1; fi
 cleanup() {
   rm -rf "$dir/floor-out"
-  if [ "$keep" = 0 ]; then rm -rf "$dir/family" "$dir/out" "$dir/recipe.yml" "$dir"/run-*.txt "$dir/rounds.txt"; [ "$made_dir" = 1 ] && rmdir "$dir" 2>/dev/null || true; fi
+  if [ "$keep" = 0 ]; then rm -rf "$dir/family" "$dir/out" "$dir/recipe.yml" "$dir"/run-*.txt "$dir"/run-*.jit "$dir/rounds.txt"; [ "$made_dir" = 1 ] && rmdir "$dir" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
