@@ -8,11 +8,14 @@
 # from /proc while it runs (CITime's figures are elapsed times: on a loaded machine they include the time the
 # compiler threads waited for a core). It prints the medians of every figure and of the ratio merge / floor
 # per round, and the load average before and after. With --baseline JAR every round also runs that jar's merge
-# (KERNEL, same flags as bin/mergestream gives) right after this tree's, e.g. a build of main, so that before and
-# after are measured side by side against the same floor.
+# (KERNEL) right after this tree's, e.g. a build of main, so that before and after are measured side by side
+# against the same floor; --baseline-options FILE runs it with that java @argfile as its JVM options (the
+# bin/jvm.options that jar's launcher used) instead of the flags bin/mergestream passed before bin/jvm.options
+# existed (no JIT thresholds). The same jar with another options file A/B-tests JVM flags.
 #
 #   bench/e2e.sh [--size 1GB|4GB] [--runs 5] [--threads N] [--kernel auto|vector|scalar|native] [--no-native]
-#                [--baseline JAR] [--recipe-param 'rescale: inverse'] [--dir DIR] [--keep] [--no-kernel-only]
+#                [--baseline JAR [--baseline-options FILE]] [--recipe-param 'rescale: inverse'] [--dir DIR]
+#                [--keep] [--no-kernel-only]
 #   bench/e2e.sh --smoke        # a 16 MB family, one round: checks the harness, measures nothing
 #
 # --recipe-param adds a line to the recipe's parameters (e.g. 'rescale: inverse' leaves out the L1 pass of the
@@ -24,7 +27,7 @@
 # (Debian: apt-get install time).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-size=1GB runs=5 threads="" kernel=auto dir="" keep=0 smoke=0 native=1 kernel_only=1 baseline="" recipe_param=""
+size=1GB runs=5 threads="" kernel=auto dir="" keep=0 smoke=0 native=1 kernel_only=1 baseline="" baseline_options="" recipe_param=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size="$2"; shift 2 ;;
@@ -33,12 +36,13 @@ while [ $# -gt 0 ]; do
     --kernel) kernel="$2"; shift 2 ;;
     --no-native) native=0; shift ;;
     --baseline) baseline="$2"; shift 2 ;;
+    --baseline-options) baseline_options="$2"; shift 2 ;;
     --recipe-param) recipe_param="$2"; shift 2 ;;
     --no-kernel-only) kernel_only=0; shift ;;
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --smoke) smoke=1; size=16MB; runs=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "e2e: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +54,7 @@ made_dir=0
 if [ -z "$dir" ]; then dir=$(mktemp -d "${TMPDIR:-/tmp}/mergestream-e2e.XXXXXX"); made_dir=1; fi
 cleanup() {
   rm -rf "$dir/floor-out"
-  if [ "$keep" = 0 ]; then rm -rf "$dir/family" "$dir/out" "$dir/recipe.yml" "$dir"/run-*.txt "$dir/rounds.txt"; [ "$made_dir" = 1 ] && rmdir "$dir" 2>/dev/null || true; fi
+  if [ "$keep" = 0 ]; then rm -rf "$dir/family" "$dir/out" "$dir/recipe.yml" "$dir"/run-*.txt "$dir"/run-*.jit "$dir/rounds.txt"; [ "$made_dir" = 1 ] && rmdir "$dir" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -89,6 +93,10 @@ if [ -n "$baseline" ]; then
   [ -f "$baseline" ] || { echo "e2e: --baseline $baseline: no such file" >&2; exit 2; }
   variants+=(baseline)
 fi
+if [ -n "$baseline_options" ]; then
+  [ -n "$baseline" ] || { echo "e2e: --baseline-options needs --baseline JAR" >&2; exit 2; }
+  [ -f "$baseline_options" ] || { echo "e2e: --baseline-options $baseline_options: no such file" >&2; exit 2; }
+fi
 
 # The CPU seconds (user + system) of the JIT compiler threads of process $1, sampled every 50 ms until it
 # exits: per thread the last reading (a compiler thread that exits early loses at most its last 50 ms).
@@ -113,9 +121,10 @@ jit_cpu() {
 
 merge() { # $1: kernel or baseline, $2: label; leaves $dir/run-$2.txt (the summary, CITime, time -v) and $dir/run-$2.jit
   local cmd=("$ms") k="$1"
-  if [ "$1" = baseline ]; then # the JVM flags bin/mergestream had before bin/jvm.options (no JIT thresholds): the build as users ran it
-    cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
-         -Xmx128m ${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime -jar "$baseline")
+  if [ "$1" = baseline ]; then # the build as its launcher ran it: its own jvm.options, or the flags of before them
+    local opts=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmx128m)
+    [ -n "$baseline_options" ] && opts=("@$baseline_options")
+    cmd=("$JAVA_HOME/bin/java" "${opts[@]}" ${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime -jar "$baseline")
     k="$kernel"
   fi
   MERGESTREAM_JAVA_OPTS="${MERGESTREAM_JAVA_OPTS:-} -XX:+CITime" /usr/bin/time -v "${cmd[@]}" merge "$dir/recipe.yml" \
