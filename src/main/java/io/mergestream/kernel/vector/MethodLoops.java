@@ -98,6 +98,50 @@ final class MethodLoops {
     }
 
     /**
+     * ScalarKernel.sceDropRange on lanes: the top-k test on the lanes (the tie cutoff as an offset into the range,
+     * clamped to it), the dropped lanes of every d_j blended to +0. (Its variances come from varianceBits, not
+     * from a helper shared by the two loops: a helper returning a vector, compiled on its own before the Vector
+     * API's methods, ran them in their Java fallback, 2x the CPU of the whole SCE merge.)
+     */
+    static void sceDrop(float[][] d, int[] bits, int at, long start, int count, int thresholdBits, long tieCutoff) {
+        int whole = count / N * N;
+        int cut = (int) Math.max(0, Math.min(whole, tieCutoff - start)); // o < cut iff start + o < tieCutoff, o < whole
+        for (int k = 0; k < whole; k += N) {
+            IntVector b = IntVector.fromArray(Lanes.I, bits, at + k);
+            VectorMask<Integer> kept = b.compare(VectorOperators.GT, thresholdBits)
+                    .or(b.compare(VectorOperators.EQ, thresholdBits).and(Lanes.IOTA.add(k).compare(VectorOperators.LT, cut)));
+            VectorMask<Float> dropped = kept.not().cast(F);
+            for (float[] dj : d) FloatVector.fromArray(F, dj, k).blend(0f, dropped).intoArray(dj, k);
+        }
+        ScalarKernel.sceDropRange(d, bits, at, start, thresholdBits, tieCutoff, whole, count);
+    }
+
+    /**
+     * ScalarKernel.sceElement on lanes: the vote in j order, each agreeing lane's term and weight added (the others
+     * keep their running sums, as the scalar loop skips them), the divisor's floor by max (Math.max's NaN rule).
+     */
+    static void sce(float[][] v, float[] w, float[] b, int count) {
+        int m = v.length;
+        int whole = count / N * N;
+        FloatVector zero = FloatVector.zero(F);
+        for (int k = 0; k < whole; k += N) {
+            FloatVector vote = FloatVector.fromArray(F, v[0], k);
+            for (int j = 1; j < m; j++) vote = vote.add(FloatVector.fromArray(F, v[j], k));
+            VectorMask<Float> positive = vote.compare(VectorOperators.GE, 0f);
+            FloatVector mixed = zero, divisor = zero;
+            for (int j = 0; j < m; j++) {
+                FloatVector x = FloatVector.fromArray(F, v[j], k);
+                VectorMask<Float> agrees = x.compare(VectorOperators.GT, 0f).and(positive)
+                        .or(x.compare(VectorOperators.LT, 0f).andNot(positive));
+                mixed = mixed.blend(mixed.add(x.mul(w[j])), agrees);
+                divisor = divisor.blend(divisor.add(w[j]), agrees);
+            }
+            FloatVector.fromArray(F, b, k).add(mixed.div(divisor.max(1e-6f))).intoArray(b, k);
+        }
+        ScalarKernel.sceRange(v, w, b, whole, count);
+    }
+
+    /**
      * ScalarKernel.ramElement on lanes: the active count c as an exact f32, both terms formed and the one the
      * scalar branch takes blended in; inactive lanes keep their running sum unchanged, as the scalar loop skips them.
      */
