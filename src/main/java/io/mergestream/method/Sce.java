@@ -3,6 +3,9 @@ package io.mergestream.method;
 import io.mergestream.parallel.BlockReduction;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.ThreadScratch;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * {@code sce}: Select, Calculate, Erase (Wan et al., FuseChat), as mergekit's {@code sce}. Per element,
@@ -33,10 +36,10 @@ public final class Sce implements MergeMethod {
         double tau = p.settings().number("select_topk");
         // the variances of a tensor of up to SCORED_ELEMENTS: computed once, read by every later pass (the selection's
         // two or three and the two below); larger ones are computed again by each pass, so that memory stays bounded
-        int[] scores = tau < 1 && n <= SCORED_ELEMENTS ? variances(kernel, in, runner) : null;
+        MemorySegment scores = tau < 1 && n <= SCORED_ELEMENTS ? variances(kernel, in, runner) : null;
         RadixSelect.Threshold sel = tau >= 1 ? RadixSelect.Threshold.ALL
                 : ScoreSelection.topOfNonzero(runner, n, tau, scores != null
-                        ? (start, count, out) -> System.arraycopy(scores, (int) start, out, 0, count)
+                        ? (start, count, out) -> MemorySegment.copy(scores, ValueLayout.JAVA_INT, 4 * start, out, 0, count)
                         : (start, count, out) -> kernel.varianceBits(deltas(kernel, in, start, count), count, out));
         double[] squares = BlockReduction.sum(runner, n, m, (start, count, acc) -> {
             squareSums(selectedDeltas(kernel, in, sel, scores, start, count), count, acc);
@@ -96,67 +99,42 @@ public final class Sce implements MergeMethod {
      */
     static float[][] deltas(MergeKernel kernel, MergeInputs in, long start, int count) {
         int m = in.modelCount();
-        float[][] d = java.util.Arrays.copyOf(scratch(m + 1, count), m);
+        float[][] d = java.util.Arrays.copyOf(SCRATCH.floats(m + 1, count), m);
         for (int j = 0; j < m; j++) TaskArithmeticFamily.deltas(kernel, in, j, start, count, d[j]);
         return d;
     }
 
     /** After {@link #deltas} of M models on this thread: one more scratch array of at least {@code count}. */
     static float[] spare(int m, int count) {
-        return scratch(m + 1, count)[m];
+        return SCRATCH.floats(m + 1, count)[m];
     }
 
-    /** The largest tensor whose variances are kept between passes (as ints: 16 MB of heap). */
+    /** The largest tensor whose variances are kept between passes (as ints: 16 MB, off the heap, for one tensor). */
     static final long SCORED_ELEMENTS = 1L << 22;
 
-    /** The variance bits of every element of the tensor, one pass over the fine-tunes. */
-    private static int[] variances(MergeKernel kernel, MergeInputs in, ChunkRunner runner) {
-        int[] all = new int[Math.toIntExact(in.elements())];
+    /** The variance bits of every element of the tensor, one pass over the fine-tunes, in the tensor's scratch. */
+    private static MemorySegment variances(MergeKernel kernel, MergeInputs in, ChunkRunner runner) {
+        MemorySegment all = in.scratch(4 * in.elements());
         runner.forEachChunk(in.elements(), (start, count) -> {
-            int[] b = bits(count);
+            int[] b = SCRATCH.ints(count);
             kernel.varianceBits(deltas(kernel, in, start, count), count, b);
-            System.arraycopy(b, 0, all, (int) start, count);
+            MemorySegment.copy(b, 0, all, ValueLayout.JAVA_INT, 4 * start, count);
         });
         return all;
     }
 
     /** The deltas over the range with the elements sel drops zeroed; {@code scores}: the kept variances, or null. */
-    private static float[][] selectedDeltas(MergeKernel kernel, MergeInputs in, RadixSelect.Threshold sel, int[] scores,
-                                            long start, int count) {
+    private static float[][] selectedDeltas(MergeKernel kernel, MergeInputs in, RadixSelect.Threshold sel,
+                                            MemorySegment scores, long start, int count) {
         float[][] d = deltas(kernel, in, start, count);
         if (sel == RadixSelect.Threshold.ALL) return d;
-        int[] bits = scores;
-        int at = (int) start;
-        if (bits == null) {
-            bits = bits(count);
-            at = 0;
-            kernel.varianceBits(d, count, bits);
-        }
-        kernel.sceDrop(d, bits, at, start, count, sel.thresholdBits(), sel.tieCutoff());
+        int[] bits = SCRATCH.ints(count);
+        if (scores != null) MemorySegment.copy(scores, ValueLayout.JAVA_INT, 4 * start, bits, 0, count);
+        else kernel.varianceBits(d, count, bits);
+        kernel.sceDrop(d, bits, 0, start, count, sel.thresholdBits(), sel.tieCutoff());
         return d;
     }
 
-    /** Per thread: f32 arrays of at least {@code length} (a block or a chunk), grown to the largest asked. */
-    private static float[][] scratch(int arrays, int length) {
-        float[][] s = SCRATCH.get();
-        if (s.length != arrays || s[0].length < length) {
-            s = new float[arrays][Math.max(length, s.length == 0 ? 0 : s[0].length)];
-            SCRATCH.set(s);
-        }
-        return s;
-    }
-
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[0][]);
-
-    /** Per thread: an int array of at least {@code length}, grown to the largest asked. */
-    private static int[] bits(int length) {
-        int[] b = BITS.get();
-        if (b.length < length) {
-            b = new int[length];
-            BITS.set(b);
-        }
-        return b;
-    }
-
-    private static final ThreadLocal<int[]> BITS = ThreadLocal.withInitial(() -> new int[0]);
+    /** Per thread: the deltas of the M fine-tunes and one more array; the variance bits of a block. */
+    private static final ThreadScratch SCRATCH = new ThreadScratch();
 }

@@ -7,6 +7,7 @@ import io.mergestream.kernel.ComputedSparsifier;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
+import io.mergestream.kernel.ThreadScratch;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -28,7 +29,7 @@ import jdk.incubator.vector.VectorOperators;
 final class MethodLoops {
 
     /** Per thread: s_0 .. s_{m-1}, then b (the combine stage's result), then the deltas, each as long as a range. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[0][]);
+    private static final ThreadScratch SCRATCH = new ThreadScratch();
 
     private MethodLoops() {}
 
@@ -175,7 +176,7 @@ final class MethodLoops {
     static void computedTaskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
                                        TensorView[] models, TensorView out, long start, int count) {
         int m = p.models;
-        float[][] blocks = scratch(m + 2, count);
+        float[][] blocks = SCRATCH.floats(m + 2, count);
         float[][] s = java.util.Arrays.copyOf(blocks, m + 1); // s_0 .. s_{m-1}, b: the combine stages' layout
         float[] b = blocks[m], d = blocks[m + 1];
         for (int j = 0; j < m; j++) {
@@ -208,15 +209,5 @@ final class MethodLoops {
             case 4 -> new TaskArithmeticLoops.Combine4(s, w, election, p.normalize, p.lambda, p.constantDivisor);
             default -> new TaskArithmeticLoops.CombineAny(s, w, election, p.normalize, p.lambda, p.constantDivisor);
         };
-    }
-
-    /** Per-thread f32 arrays of at least {@code length}, grown to the largest range asked (a chunk). */
-    private static float[][] scratch(int arrays, int length) {
-        float[][] s = SCRATCH.get();
-        if (s.length != arrays || s[0].length < length) {
-            s = new float[arrays][Math.max(length, s.length == 0 ? 0 : s[0].length)];
-            SCRATCH.set(s);
-        }
-        return s;
     }
 }
