@@ -88,6 +88,20 @@ final class DellaMagprune implements DeltaSparsifier {
         };
     }
 
+    /**
+     * As {@link #replaying(long[])}, each value then divided by the L1 rule's q in the same loop: the ops of
+     * {@code DeltaSparsifier.dividedBy(replaying(keep), q)}, the same bits, one pass over the range instead of two.
+     */
+    static DeltaSparsifier replaying(long[] keep, float q) {
+        return (start, count, d, s) -> {
+            for (int o = 0; o < count; o++) {
+                long i = start + o;
+                int kept = (int) (keep[(int) (i >>> 6)] >>> i) & 1;
+                s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(d[o]) & -kept) / q;
+            }
+        };
+    }
+
     @Override
     public void apply(long start, int count, float[] d, float[] s) {
         apply(start, count, d, s, null);
