@@ -8,15 +8,20 @@
 # jar (= dare_ties' median wall / the method's), with the load average before and after.
 #
 #   bench/methods.sh [--size 300MB] [--runs 3] [--threads N] [--methods "dare_ties della ..."]
-#                    [--jar JAR] [--baseline JAR] [--dir DIR] [--keep]
+#                    [--jar JAR] [--baseline JAR] [--baseline-options FILE] [--dir DIR] [--keep]
 #
 # --jar runs a built jar as "current" instead of this tree through bin/mergestream (which rebuilds on change).
+# Every jar runs with a launcher's JVM options (a java @argfile: the Vector API module, heap, JIT thresholds),
+# so that a comparison measures the code, not the flags: --jar with this tree's bin/jvm.options, --baseline
+# with --baseline-options FILE (default: this tree's bin/jvm.options; give the baseline's own, e.g.
+# /work/bench-base2/jvm.options, when the flags changed between the two).
 #
 # The family (4 x SIZE) and the outputs go under --dir (default: a fresh directory in $TMPDIR) and are
-# deleted at the end unless --keep; an existing DIR/family is reused.
+# deleted at the end unless --keep (the outputs of the last run: DIR/out-current-METHOD and, with --baseline,
+# DIR/out-baseline-METHOD, to cmp); an existing DIR/family is reused.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-size=300MB runs=3 threads="" dir="" keep=0 baseline="" current_jar=""
+size=300MB runs=3 threads="" dir="" keep=0 baseline="" current_jar="" baseline_options=""
 methods="dare_ties breadcrumbs_ties breadcrumbs della della_linear sce ram ramplus_tl nuslerp_rows"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,14 +30,17 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
+    --baseline-options) baseline_options="$2"; shift 2 ;;
     --jar) current_jar="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "methods: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -n "$threads" ] || threads=$(nproc)
+[ -n "$baseline_options" ] || baseline_options="$root/bin/jvm.options"
+[ -f "$baseline_options" ] || { echo "methods: no JVM options file $baseline_options" >&2; exit 2; }
 ms="$root/bin/mergestream"
 . "$root/bin/find-jdk.sh"
 made_dir=0
@@ -72,12 +80,13 @@ jars="current"; [ -n "$baseline" ] && jars="current baseline"
 one() { # $1 jar label, $2 method, $3 run: leaves the summary and the wall time in run-JAR-METHOD-RUN.txt
   local f="$dir/run-$1-$2-$3.txt" t0 t1
   t0=$(date +%s.%N)
-  local j="$baseline"; [ "$1" = current ] && j="$current_jar"
+  local j="$baseline" options="$baseline_options"
+  [ "$1" = current ] && { j="$current_jar"; options="$root/bin/jvm.options"; }
   if [ -z "$j" ]; then
-    "$ms" merge "$dir/$2.yml" -o "$dir/out-$2" --force --quiet --threads "$threads" > "$f" 2>&1 || { cat "$f" >&2; exit 1; }
+    "$ms" merge "$dir/$2.yml" -o "$dir/out-$1-$2" --force --quiet --threads "$threads" > "$f" 2>&1 || { cat "$f" >&2; exit 1; }
   else
-    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xmx128m \
-      -jar "$j" merge "$dir/$2.yml" -o "$dir/out-$2" --force --quiet --threads "$threads" > "$f" 2>&1 || { cat "$f" >&2; exit 1; }
+    "$JAVA_HOME/bin/java" "@$options" ${MERGESTREAM_JAVA_OPTS:-} \
+      -jar "$j" merge "$dir/$2.yml" -o "$dir/out-$1-$2" --force --quiet --threads "$threads" > "$f" 2>&1 || { cat "$f" >&2; exit 1; }
   fi
   t1=$(date +%s.%N)
   echo "wall $(echo "$t1 - $t0" | bc)" >> "$f"

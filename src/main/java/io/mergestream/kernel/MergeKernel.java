@@ -64,6 +64,23 @@ public interface MergeKernel {
     }
 
     /**
+     * SCE's select: every {@code d[j][o]} set to +0 where element {@code start + o}'s variance bits ({@link
+     * #varianceBits}, at {@code bits[at + o]}) are not among the kept top-k, i.e. fail {@code bits > thresholdBits ||
+     * (bits == thresholdBits && start + o < tieCutoff)} (see {@link ScalarKernel#sceDropRange}), {@code o < count}.
+     */
+    default void sceDrop(float[][] d, int[] bits, int at, long start, int count, int thresholdBits, long tieCutoff) {
+        ScalarKernel.sceDropRange(d, bits, at, start, thresholdBits, tieCutoff, 0, count);
+    }
+
+    /**
+     * SCE's erase and mix on the selected deltas {@code v}: {@code b[o] = b[o] + ...} (see {@link
+     * ScalarKernel#sceElement}), written over {@code b}, {@code o < count}.
+     */
+    default void sce(float[][] v, float[] w, float[] b, int count) {
+        ScalarKernel.sceRange(v, w, b, 0, count);
+    }
+
+    /**
      * RAM's map step on deltas: {@code b[o] = b[o] + Σ_j term_j} (see {@link ScalarKernel#ramElement}), written over
      * {@code b}, {@code o < count}.
      */

@@ -119,6 +119,16 @@ public final class NativeKernel implements MergeKernel {
     }
 
     @Override
+    public void sceDrop(float[][] d, int[] bits, int at, long start, int count, int thresholdBits, long tieCutoff) {
+        Kernels.best().sceDrop(d, bits, at, start, count, thresholdBits, tieCutoff);
+    }
+
+    @Override
+    public void sce(float[][] v, float[] w, float[] b, int count) {
+        Kernels.best().sce(v, w, b, count);
+    }
+
+    @Override
     public void ram(float[][] d, float epsilon, float[] lambda, float[] b, int count) {
         Kernels.best().ram(d, epsilon, lambda, b, count);
     }

@@ -193,6 +193,45 @@ public final class ScalarKernel implements MergeKernel {
     }
 
     /**
+     * SCE's select of element o (flat index {@code start + o}), its variance bits (as {@link #varianceBits}) at
+     * {@code bits[at + o]}: kept iff they pass the top-k test {@code bits > thresholdBits || (bits == thresholdBits
+     * && start + o < tieCutoff)}; a dropped element's {@code d_j[o]} all become +0.
+     */
+    public static void sceDropRange(float[][] d, int[] bits, int at, long start, int thresholdBits, long tieCutoff,
+                                    int from, int to) {
+        for (int o = from; o < to; o++) {
+            int b = bits[at + o];
+            boolean kept = b > thresholdBits || (b == thresholdBits && start + o < tieCutoff);
+            if (!kept) for (float[] dj : d) dj[o] = 0f;
+        }
+    }
+
+    /**
+     * SCE's erase and mix of element o: {@code s = (Σ_j v_j ≥ 0) ? +1 : −1} (f32, j order), {@code a_j = sign(v_j)
+     * == s} (a zero never agrees), {@code b + (Σ_j a_j · (v_j · w_j)) / max(Σ_j a_j · w_j, 1e-6)} (f32, j order,
+     * both sums from +0).
+     */
+    public static float sceElement(float[][] v, int o, float[] w, float b) {
+        int m = v.length;
+        float vote = v[0][o];
+        for (int j = 1; j < m; j++) vote += v[j][o];
+        boolean positive = vote >= 0f;
+        float mixed = 0f, divisor = 0f;
+        for (int j = 0; j < m; j++) {
+            float x = v[j][o];
+            if (positive ? x > 0f : x < 0f) {
+                mixed += x * w[j];
+                divisor += w[j];
+            }
+        }
+        return b + mixed / Math.max(divisor, 1e-6f);
+    }
+
+    public static void sceRange(float[][] v, float[] w, float[] b, int from, int to) {
+        for (int o = from; o < to; o++) b[o] = sceElement(v, o, w, b[o]);
+    }
+
+    /**
      * RAM's element o: with {@code a_j = |d_j| > epsilon} and {@code c = Σ_j a_j}, {@code b + Σ_j (a_j ? (c == 1 ?
      * d_j · λ_j : d_j / c) : nothing)} (f32, j order, the sum starting from +0).
      */

@@ -88,6 +88,20 @@ final class DellaMagprune implements DeltaSparsifier {
         };
     }
 
+    /**
+     * As {@link #replaying(long[])}, each value then divided by the L1 rule's q in the same loop: the ops of
+     * {@code DeltaSparsifier.dividedBy(replaying(keep), q)}, the same bits, one pass over the range instead of two.
+     */
+    static DeltaSparsifier replaying(long[] keep, float q) {
+        return (start, count, d, s) -> {
+            for (int o = 0; o < count; o++) {
+                long i = start + o;
+                int kept = (int) (keep[(int) (i >>> 6)] >>> i) & 1;
+                s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(d[o]) & -kept) / q;
+            }
+        };
+    }
+
     @Override
     public void apply(long start, int count, float[] d, float[] s) {
         apply(start, count, d, s, null);
@@ -96,23 +110,52 @@ final class DellaMagprune implements DeltaSparsifier {
     /** As {@link #apply}; when {@code keep} is not null, sets its bit i for every kept element i. */
     private void apply(long start, int count, float[] d, float[] s, long[] keep) {
         int n = rowLength;
-        RowRanks ranks = new RowRanks(n);
-        float[] row = new float[n];
+        Scratch t = SCRATCH.get();
+        if (t.row.length != n) {
+            t = new Scratch(n);
+            SCRATCH.set(t);
+        }
         long end = start + count;
         for (long rowStart = start / n * n; rowStart < end; rowStart += n) {
-            // a row inside the range is in d already (the same kernel deltas); one that crosses its ends is decoded
-            boolean inside = rowStart >= start && rowStart + n <= end;
-            if (inside) System.arraycopy(d, (int) (rowStart - start), row, 0, n);
-            else TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, row);
-            int[] rank = ranks.rank(row);
-            long from = Math.max(start, rowStart), to = Math.min(end, rowStart + n);
-            for (long i = from; i < to; i++) {
-                int o = (int) (i - start);
-                int r = rank[(int) (i - rowStart)];
-                boolean kept = Integer.toUnsignedLong(DareMask.u(i, k0, k1)) < threshold[r];
-                s[o] = !kept ? 0f : inverse ? d[o] / divisor[r] : d[o];
-                if (kept && keep != null) keep[(int) (i >>> 6)] |= 1L << i;
+            int[] rank;
+            if (t.owner == this && t.rowStart == rowStart) {
+                rank = t.ranks.last(); // the row this thread ranked last, crossing into this range (L1 blocks of 2^14)
+            } else {
+                // a row inside the range is in d already (the same kernel deltas); one that crosses its ends is decoded
+                boolean inside = rowStart >= start && rowStart + n <= end;
+                if (inside) System.arraycopy(d, (int) (rowStart - start), t.row, 0, n);
+                else TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, t.row);
+                rank = t.ranks.rank(t.row);
+                t.owner = this;
+                t.rowStart = rowStart;
+            }
+            int from = (int) (Math.max(start, rowStart) - start), to = (int) (Math.min(end, rowStart + n) - start);
+            int rankAt = (int) (start - rowStart); // rank[o + rankAt] is element o's
+            // without branches: the keep decisions are random (the DARE hash), a branch mispredicts every other one
+            for (int o = from; o < to; o++) {
+                long i = start + o;
+                int r = rank[o + rankAt];
+                // u < threshold, unsigned, both in [0, 2^32]: the sign of their difference
+                int kept = (int) ((Integer.toUnsignedLong(DareMask.u(i, k0, k1)) - threshold[r]) >>> 63);
+                float v = inverse ? d[o] / divisor[r] : d[o];
+                s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(v) & -kept); // v's bits, or +0's
+                if (keep != null) keep[(int) (i >>> 6)] |= (long) kept << i;
             }
         }
     }
+
+    /** Per thread: the rank scratch, one row's deltas, and which row of which sparsifier was ranked last. */
+    private static final class Scratch {
+        final RowRanks ranks;
+        final float[] row;
+        DellaMagprune owner;
+        long rowStart = -1;
+
+        Scratch(int n) {
+            ranks = new RowRanks(n);
+            row = new float[n];
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> new Scratch(0));
 }

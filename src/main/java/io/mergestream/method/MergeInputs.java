@@ -181,6 +181,16 @@ public final class MergeInputs implements AutoCloseable {
         }
     }
 
+    /**
+     * Off-heap memory for a method's per-element results that later passes over this tensor read (SCE's variances),
+     * 64-byte aligned, freed with the materialised inputs by {@link #close()}: off the heap, so that a tensor's worth
+     * of results per tensor is not garbage for the 128 MB heap to collect.
+     */
+    public MemorySegment scratch(long bytes) {
+        if (scratch == null) scratch = Arena.ofShared();
+        return scratch.allocate(bytes, 64);
+    }
+
     /** Frees the materialised inputs (the tensor has been written). */
     @Override
     public void close() {

@@ -68,7 +68,7 @@ public final class Ram implements MergeMethod {
         }
         return (k, out, start, count) -> {
             float[][] d = Sce.deltas(k, in, start, count);
-            float[] b = new float[count];
+            float[] b = Sce.spare(m, count);
             k.deltas(null, in.base(), start, count, b);
             k.ram(d, eps, lambda, b, count);
             k.encode(b, out, start, count);

@@ -22,6 +22,11 @@ final class RowRanks {
         rank = new int[n];
     }
 
+    /** The array the last {@link #rank} call returned, as it returned it. */
+    int[] last() {
+        return rank;
+    }
+
     /** rank[c] = the 0-based rank of column c (its returned array is reused by the next call). */
     int[] rank(float[] d) {
         int n = rank.length;

@@ -3,6 +3,9 @@ package io.mergestream.method;
 import io.mergestream.parallel.BlockReduction;
 import io.mergestream.parallel.ChunkRunner;
 import io.mergestream.kernel.MergeKernel;
+import io.mergestream.kernel.ThreadScratch;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * {@code sce}: Select, Calculate, Erase (Wan et al., FuseChat), as mergekit's {@code sce}. Per element,
@@ -31,38 +34,49 @@ public final class Sce implements MergeMethod {
         int m = in.modelCount();
         long n = in.elements();
         double tau = p.settings().number("select_topk");
+        // the variances of a tensor of up to SCORED_ELEMENTS: computed once, read by every later pass (the selection's
+        // two or three and the two below); larger ones are computed again by each pass, so that memory stays bounded
+        MemorySegment scores = tau < 1 && n <= SCORED_ELEMENTS ? variances(kernel, in, runner) : null;
         RadixSelect.Threshold sel = tau >= 1 ? RadixSelect.Threshold.ALL
-                : ScoreSelection.topOfNonzero(runner, n, tau,
-                        (start, count, out) -> kernel.varianceBits(deltas(kernel, in, start, count), count, out));
+                : ScoreSelection.topOfNonzero(runner, n, tau, scores != null
+                        ? (start, count, out) -> MemorySegment.copy(scores, ValueLayout.JAVA_INT, 4 * start, out, 0, count)
+                        : (start, count, out) -> kernel.varianceBits(deltas(kernel, in, start, count), count, out));
         double[] squares = BlockReduction.sum(runner, n, m, (start, count, acc) -> {
-            float[][] v = selectedDeltas(kernel, in, sel, start, count);
-            for (int j = 0; j < m; j++) {
-                double sum = 0;
-                for (int o = 0; o < count; o++) sum += (double) v[j][o] * v[j][o];
-                acc[j] += sum;
-            }
+            squareSums(selectedDeltas(kernel, in, sel, scores, start, count), count, acc);
         });
         float[] w = weights(squares, n);
         return (k, out, start, count) -> {
-            float[][] v = selectedDeltas(k, in, sel, start, count);
-            float[] b = new float[count];
+            float[][] v = selectedDeltas(k, in, sel, scores, start, count);
+            float[] b = spare(m, count);
             k.deltas(null, in.base(), start, count, b);
-            for (int o = 0; o < count; o++) {
-                float vote = v[0][o];
-                for (int j = 1; j < m; j++) vote += v[j][o];
-                boolean positive = vote >= 0f;
-                float mixed = 0f, divisor = 0f;
-                for (int j = 0; j < m; j++) {
-                    float x = v[j][o];
-                    if (positive ? x > 0f : x < 0f) {
-                        mixed += x * w[j];
-                        divisor += w[j];
-                    }
-                }
-                b[o] = b[o] + mixed / Math.max(divisor, 1e-6f);
-            }
+            k.sce(v, w, b, count);
             k.encode(b, out, start, count);
         };
+    }
+
+    /**
+     * acc[j] = Σ_o v_j[o]² in double, each model's sum in element order from +0 (acc is zeroed per block), two models
+     * a loop: two independent chains of additions instead of one after the other (an addition's latency is what
+     * bounds a lone chain).
+     */
+    private static void squareSums(float[][] v, int count, double[] acc) {
+        int m = v.length, j = 0;
+        for (; j + 1 < m; j += 2) {
+            float[] x = v[j], y = v[j + 1];
+            double sx = acc[j], sy = acc[j + 1];
+            for (int o = 0; o < count; o++) {
+                sx += (double) x[o] * x[o];
+                sy += (double) y[o] * y[o];
+            }
+            acc[j] = sx;
+            acc[j + 1] = sy;
+        }
+        if (j < m) {
+            float[] x = v[j];
+            double sx = acc[j];
+            for (int o = 0; o < count; o++) sx += (double) x[o] * x[o];
+            acc[j] = sx;
+        }
     }
 
     /** mergekit's sce_weight: mean squares normalised to sum 1, uniform when their sum is below 1e-6. */
@@ -79,22 +93,48 @@ public final class Sce implements MergeMethod {
         return w;
     }
 
-    /** Every fine-tune's deltas over the range, decoded on the kernel's lanes. */
+    /**
+     * Every fine-tune's deltas over the range, decoded on the kernel's lanes into this thread's scratch arrays, which
+     * the next call on the thread reuses (the passes allocated M arrays per block before).
+     */
     static float[][] deltas(MergeKernel kernel, MergeInputs in, long start, int count) {
-        float[][] d = new float[in.modelCount()][count];
-        for (int j = 0; j < d.length; j++) TaskArithmeticFamily.deltas(kernel, in, j, start, count, d[j]);
+        int m = in.modelCount();
+        float[][] d = java.util.Arrays.copyOf(SCRATCH.floats(m + 1, count), m);
+        for (int j = 0; j < m; j++) TaskArithmeticFamily.deltas(kernel, in, j, start, count, d[j]);
         return d;
     }
 
+    /** After {@link #deltas} of M models on this thread: one more scratch array of at least {@code count}. */
+    static float[] spare(int m, int count) {
+        return SCRATCH.floats(m + 1, count)[m];
+    }
+
+    /** The largest tensor whose variances are kept between passes (as ints: 16 MB, off the heap, for one tensor). */
+    static final long SCORED_ELEMENTS = 1L << 22;
+
+    /** The variance bits of every element of the tensor, one pass over the fine-tunes, in the tensor's scratch. */
+    private static MemorySegment variances(MergeKernel kernel, MergeInputs in, ChunkRunner runner) {
+        MemorySegment all = in.scratch(4 * in.elements());
+        runner.forEachChunk(in.elements(), (start, count) -> {
+            int[] b = SCRATCH.ints(count);
+            kernel.varianceBits(deltas(kernel, in, start, count), count, b);
+            MemorySegment.copy(b, 0, all, ValueLayout.JAVA_INT, 4 * start, count);
+        });
+        return all;
+    }
+
+    /** The deltas over the range with the elements sel drops zeroed; {@code scores}: the kept variances, or null. */
     private static float[][] selectedDeltas(MergeKernel kernel, MergeInputs in, RadixSelect.Threshold sel,
-                                            long start, int count) {
+                                            MemorySegment scores, long start, int count) {
         float[][] d = deltas(kernel, in, start, count);
         if (sel == RadixSelect.Threshold.ALL) return d;
-        int[] bits = new int[count];
-        kernel.varianceBits(d, count, bits);
-        for (int o = 0; o < count; o++) {
-            if (!sel.keeps(bits[o], start + o)) for (float[] dj : d) dj[o] = 0f;
-        }
+        int[] bits = SCRATCH.ints(count);
+        if (scores != null) MemorySegment.copy(scores, ValueLayout.JAVA_INT, 4 * start, bits, 0, count);
+        else kernel.varianceBits(d, count, bits);
+        kernel.sceDrop(d, bits, 0, start, count, sel.thresholdBits(), sel.tieCutoff());
         return d;
     }
+
+    /** Per thread: the deltas of the M fine-tunes and one more array; the variance bits of a block. */
+    private static final ThreadScratch SCRATCH = new ThreadScratch();
 }

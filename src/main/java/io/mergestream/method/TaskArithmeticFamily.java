@@ -137,8 +137,7 @@ public class TaskArithmeticFamily implements MergeMethod {
             // DELLA ranks every row once: the L1 pass records what it keeps, the merge pass reads the bits
             long[] keep = new long[(int) ((in.elements() + 63) >>> 6)];
             float q = l1Divisor(kernel, in, j, runner, della.recording(keep));
-            DeltaSparsifier replay = DellaMagprune.replaying(keep);
-            return Float.isNaN(q) ? replay : DeltaSparsifier.dividedBy(replay, q);
+            return Float.isNaN(q) ? DellaMagprune.replaying(keep) : DellaMagprune.replaying(keep, q);
         }
         float q = l1Divisor(kernel, in, j, runner, s);
         return Float.isNaN(q) ? s : DeltaSparsifier.dividedBy(s, q);

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The block operations of the methods that are not one fused op (breadcrumbs and DELLA through computed sparsifiers,
- * SCE's variance, RAM, the block decoding of their passes): the vector kernel gives the scalar kernel's bits, and
+ * SCE's variance, select and erase/mix, RAM, the block decoding of their passes): the vector kernel gives the scalar kernel's bits, and
  * both give an independent restatement (plain decoding, plain formulas, or the record-sparsifier op whose own
  * reference is tested in KernelEquivalenceTest), over odd sizes, every dtype, windows with an origin, and
  * non-finite values. Run again at 128 and 256 bits by the build.
@@ -124,6 +124,92 @@ class MethodLoopsEquivalenceTest {
                     int[] bits = new int[size];
                     k.varianceBits(d, size, bits);
                     assertArrayEquals(expected, bits, k.name() + " m=" + m + " n=" + size);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sceMatchesHandComputedValues() {
+        float[] w = {0.5f, 0.25f, 0.25f};
+        // element 0: vote +0.5 >= 0, models 0 and 2 agree; 1: vote -1, only model 1 agrees; 2: all zero (the vote +0
+        // elects +, a zero never agrees, the divisor's floor 1e-6 divides +0); 3: a NaN vote elects -, model 2 agrees
+        float[][] v = {{1f, 0.5f, 0f, Float.NaN}, {-1f, -2f, 0f, 1f}, {0.5f, 0.5f, 0f, -1f}};
+        for (MergeKernel k : new MergeKernel[] {scalar, vector}) {
+            float[] b = {1f, 1f, 1f, 1f};
+            k.sce(v, w, b, 4);
+            assertEquals(1f + (1f * 0.5f + 0.5f * 0.25f) / (0.5f + 0.25f), b[0], 0f, k.name());
+            assertEquals(1f + (-2f * 0.25f) / 0.25f, b[1], 0f, k.name());
+            assertEquals(1f, b[2], 0f, k.name());
+            assertEquals(1f + (-1f * 0.25f) / 0.25f, b[3], 0f, k.name());
+        }
+    }
+
+    @Test
+    void sceAgreesAcrossKernelsAndWithThePlainFormula() {
+        Random random = new Random(16);
+        for (int size : SIZES) {
+            for (int m = 1; m <= 5; m++) {
+                float[][] v = new float[m][];
+                float[] w = new float[m];
+                for (int j = 0; j < m; j++) {
+                    v[j] = values(random, size, null);
+                    for (int o = 0; o < size; o++) if (random.nextInt(4) == 0) v[j][o] = random.nextBoolean() ? 0f : -0f;
+                    w[j] = random.nextInt(8) == 0 ? 0f : random.nextFloat();
+                }
+                float[] b0 = values(random, size, null);
+                float[] expected = new float[size];
+                for (int o = 0; o < size; o++) {
+                    float vote = v[0][o];
+                    for (int j = 1; j < m; j++) vote = vote + v[j][o];
+                    float mixed = 0f, divisor = 0f;
+                    for (int j = 0; j < m; j++) {
+                        boolean agrees = vote >= 0f ? v[j][o] > 0f : v[j][o] < 0f;
+                        if (agrees) {
+                            mixed = mixed + v[j][o] * w[j];
+                            divisor = divisor + w[j];
+                        }
+                    }
+                    expected[o] = b0[o] + mixed / (divisor >= 1e-6f || Float.isNaN(divisor) ? divisor : 1e-6f);
+                }
+                for (MergeKernel k : new MergeKernel[] {scalar, vector}) {
+                    float[] b = b0.clone();
+                    k.sce(v, w, b, size);
+                    assertBits(expected, b, size, k.name() + " sce m=" + m + " n=" + size);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sceDropZeroesExactlyTheElementsTheTopKTestDrops() {
+        Random random = new Random(17);
+        for (int size : SIZES) {
+            for (int m = 1; m <= 4; m++) {
+                float[][] d0 = new float[m][];
+                for (int j = 0; j < m; j++) d0[j] = values(random, size, null);
+                int at = random.nextInt(5);
+                int[] bits = new int[at + size];
+                // few distinct scores, so that the threshold has ties on both sides of the cutoff
+                for (int o = 0; o < size; o++) bits[at + o] = random.nextInt(6) * 1000;
+                long start = random.nextInt(1000);
+                int threshold = 2000 + (random.nextBoolean() ? 0 : 500);
+                long[] cutoffs = {start - 5, start, start + size / 3, start + size + 7, Long.MAX_VALUE};
+                for (long cutoff : cutoffs) {
+                    float[][] expected = new float[m][size];
+                    for (int o = 0; o < size; o++) {
+                        int x = bits[at + o];
+                        boolean kept = x > threshold || (x == threshold && start + o < cutoff);
+                        for (int j = 0; j < m; j++) expected[j][o] = kept ? d0[j][o] : 0f;
+                    }
+                    for (MergeKernel k : new MergeKernel[] {scalar, vector}) {
+                        float[][] d = new float[m][];
+                        for (int j = 0; j < m; j++) d[j] = d0[j].clone();
+                        k.sceDrop(d, bits, at, start, size, threshold, cutoff);
+                        for (int j = 0; j < m; j++) {
+                            assertBits(expected[j], d[j], size, k.name() + " sceDrop m=" + m + " n=" + size + " cutoff " + cutoff);
+                        }
+                    }
                 }
             }
         }

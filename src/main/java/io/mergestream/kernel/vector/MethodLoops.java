@@ -7,6 +7,7 @@ import io.mergestream.kernel.ComputedSparsifier;
 import io.mergestream.kernel.ResolvedTaskArithmetic;
 import io.mergestream.kernel.ScalarKernel;
 import io.mergestream.kernel.TensorView;
+import io.mergestream.kernel.ThreadScratch;
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -28,7 +29,7 @@ import jdk.incubator.vector.VectorOperators;
 final class MethodLoops {
 
     /** Per thread: s_0 .. s_{m-1}, then b (the combine stage's result), then the deltas, each as long as a range. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[0][]);
+    private static final ThreadScratch SCRATCH = new ThreadScratch();
 
     private MethodLoops() {}
 
@@ -98,6 +99,50 @@ final class MethodLoops {
     }
 
     /**
+     * ScalarKernel.sceDropRange on lanes: the top-k test on the lanes (the tie cutoff as an offset into the range,
+     * clamped to it), the dropped lanes of every d_j blended to +0. (Its variances come from varianceBits, not
+     * from a helper shared by the two loops: a helper returning a vector, compiled on its own before the Vector
+     * API's methods, ran them in their Java fallback, 2x the CPU of the whole SCE merge.)
+     */
+    static void sceDrop(float[][] d, int[] bits, int at, long start, int count, int thresholdBits, long tieCutoff) {
+        int whole = count / N * N;
+        int cut = (int) Math.max(0, Math.min(whole, tieCutoff - start)); // o < cut iff start + o < tieCutoff, o < whole
+        for (int k = 0; k < whole; k += N) {
+            IntVector b = IntVector.fromArray(Lanes.I, bits, at + k);
+            VectorMask<Integer> kept = b.compare(VectorOperators.GT, thresholdBits)
+                    .or(b.compare(VectorOperators.EQ, thresholdBits).and(Lanes.IOTA.add(k).compare(VectorOperators.LT, cut)));
+            VectorMask<Float> dropped = kept.not().cast(F);
+            for (float[] dj : d) FloatVector.fromArray(F, dj, k).blend(0f, dropped).intoArray(dj, k);
+        }
+        ScalarKernel.sceDropRange(d, bits, at, start, thresholdBits, tieCutoff, whole, count);
+    }
+
+    /**
+     * ScalarKernel.sceElement on lanes: the vote in j order, each agreeing lane's term and weight added (the others
+     * keep their running sums, as the scalar loop skips them), the divisor's floor by max (Math.max's NaN rule).
+     */
+    static void sce(float[][] v, float[] w, float[] b, int count) {
+        int m = v.length;
+        int whole = count / N * N;
+        FloatVector zero = FloatVector.zero(F);
+        for (int k = 0; k < whole; k += N) {
+            FloatVector vote = FloatVector.fromArray(F, v[0], k);
+            for (int j = 1; j < m; j++) vote = vote.add(FloatVector.fromArray(F, v[j], k));
+            VectorMask<Float> positive = vote.compare(VectorOperators.GE, 0f);
+            FloatVector mixed = zero, divisor = zero;
+            for (int j = 0; j < m; j++) {
+                FloatVector x = FloatVector.fromArray(F, v[j], k);
+                VectorMask<Float> agrees = x.compare(VectorOperators.GT, 0f).and(positive)
+                        .or(x.compare(VectorOperators.LT, 0f).andNot(positive));
+                mixed = mixed.blend(mixed.add(x.mul(w[j])), agrees);
+                divisor = divisor.blend(divisor.add(w[j]), agrees);
+            }
+            FloatVector.fromArray(F, b, k).add(mixed.div(divisor.max(1e-6f))).intoArray(b, k);
+        }
+        ScalarKernel.sceRange(v, w, b, whole, count);
+    }
+
+    /**
      * ScalarKernel.ramElement on lanes: the active count c as an exact f32, both terms formed and the one the
      * scalar branch takes blended in; inactive lanes keep their running sum unchanged, as the scalar loop skips them.
      */
@@ -131,7 +176,7 @@ final class MethodLoops {
     static void computedTaskArithmetic(ResolvedTaskArithmetic p, ComputedSparsifier[] sparsifiers, TensorView base,
                                        TensorView[] models, TensorView out, long start, int count) {
         int m = p.models;
-        float[][] blocks = scratch(m + 2, count);
+        float[][] blocks = SCRATCH.floats(m + 2, count);
         float[][] s = java.util.Arrays.copyOf(blocks, m + 1); // s_0 .. s_{m-1}, b: the combine stages' layout
         float[] b = blocks[m], d = blocks[m + 1];
         for (int j = 0; j < m; j++) {
@@ -164,15 +209,5 @@ final class MethodLoops {
             case 4 -> new TaskArithmeticLoops.Combine4(s, w, election, p.normalize, p.lambda, p.constantDivisor);
             default -> new TaskArithmeticLoops.CombineAny(s, w, election, p.normalize, p.lambda, p.constantDivisor);
         };
-    }
-
-    /** Per-thread f32 arrays of at least {@code length}, grown to the largest range asked (a chunk). */
-    private static float[][] scratch(int arrays, int length) {
-        float[][] s = SCRATCH.get();
-        if (s.length != arrays || s[0].length < length) {
-            s = new float[arrays][Math.max(length, s.length == 0 ? 0 : s[0].length)];
-            SCRATCH.set(s);
-        }
-        return s;
     }
 }

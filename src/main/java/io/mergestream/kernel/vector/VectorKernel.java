@@ -131,6 +131,16 @@ public final class VectorKernel implements MergeKernel {
     }
 
     @Override
+    public void sceDrop(float[][] d, int[] bits, int at, long start, int count, int thresholdBits, long tieCutoff) {
+        MethodLoops.sceDrop(d, bits, at, start, count, thresholdBits, tieCutoff);
+    }
+
+    @Override
+    public void sce(float[][] v, float[] w, float[] b, int count) {
+        MethodLoops.sce(v, w, b, count);
+    }
+
+    @Override
     public void ram(float[][] d, float epsilon, float[] lambda, float[] b, int count) {
         MethodLoops.ram(d, epsilon, lambda, b, count);
     }
