@@ -20,6 +20,10 @@ import java.util.List;
  * resident set (as file pages, not anonymous memory) until their tensor is released, as every input page
  * does once a worker has touched it.
  *
+ * <p>Used only when the inputs exceed memory ({@link MergeEngine#inputsExceedMemory}): those are read from disk
+ * whatever was run before. With the inputs in the page cache the thread only maps pages the workers would map
+ * themselves, and it measured slower there (bench/README.md).
+ *
  * <p>Advice only: the merge reads the same bytes with or without it (where the advice calls do not exist it does
  * nothing), and it never reads a computed source (a LoRA product, an inflated zip entry) ahead of its turn.
  */

@@ -141,11 +141,14 @@ public final class MergeEngine {
         List<TensorJob> jobs = plan.jobs();
         // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
         try (ChunkBuffers inputBuffers = new ChunkBuffers();
-             InputPrefetch prefetch = new InputPrefetch(jobs, InputPrefetch.defaultAheadBytes(physicalMemory()))) {
+             // only for inputs larger than memory, which are read cold: with the inputs cached, a third thread
+             // mapping pages ahead made the 1 GB-per-model merge 16 % slower (bench/README.md)
+             InputPrefetch prefetch = evictInputs
+                     ? new InputPrefetch(jobs, InputPrefetch.defaultAheadBytes(physicalMemory())) : null) {
             for (int index = 0; index < jobs.size(); index++) {
                 TensorJob job = jobs.get(index);
                 runner.checkCancelled(); // between tensors too, where no chunk runs to see the cancel
-                prefetch.starting(index);
+                if (prefetch != null) prefetch.starting(index);
                 progress.startTensor(job.name());
                 long elements = job.elements();
                 long nonFinite = 0;
