@@ -138,10 +138,17 @@ public final class MergeEngine {
     private static void writeTensors(MergePlan plan, OutputSink sink, ChunkRunner runner, MergeKernel kernel,
                                      Progress progress, OutputBuffers buffers) {
         boolean evictInputs = inputsExceedMemory(plan);
+        List<TensorJob> jobs = plan.jobs();
         // computed inputs (LoRA products, remapped vocabularies, decoded F64/FP8) fill these per-thread buffers
-        try (ChunkBuffers inputBuffers = new ChunkBuffers()) {
-            for (TensorJob job : plan.jobs()) {
+        try (ChunkBuffers inputBuffers = new ChunkBuffers();
+             // only for inputs larger than memory, which are read cold: with the inputs cached, a third thread
+             // mapping pages ahead made the 1 GB-per-model merge 16 % slower (bench/README.md)
+             InputPrefetch prefetch = evictInputs
+                     ? new InputPrefetch(jobs, InputPrefetch.defaultAheadBytes(physicalMemory())) : null) {
+            for (int index = 0; index < jobs.size(); index++) {
+                TensorJob job = jobs.get(index);
                 runner.checkCancelled(); // between tensors too, where no chunk runs to see the cancel
+                if (prefetch != null) prefetch.starting(index);
                 progress.startTensor(job.name());
                 long elements = job.elements();
                 long nonFinite = 0;
@@ -229,9 +236,12 @@ public final class MergeEngine {
      * physical memory. Below that, keeping them cached makes the next run over the same models faster.
      */
     static boolean inputsExceedMemory(MergePlan plan) {
-        long total = ((com.sun.management.OperatingSystemMXBean)
+        return plan.inputBytes() + plan.outputBytes() > 0.6 * physicalMemory();
+    }
+
+    private static long physicalMemory() {
+        return ((com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
-        return plan.inputBytes() + plan.outputBytes() > 0.6 * total;
     }
 
     /** A copy reads its source chunk by chunk, whatever the source (mapped: in place; computed: filled). */

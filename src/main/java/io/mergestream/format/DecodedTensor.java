@@ -126,6 +126,12 @@ public final class DecodedTensor implements TensorSource {
     }
 
     @Override
+    public void prefetch() {
+        stored.prefetch();
+        if (scale != null) scale.prefetch();
+    }
+
+    @Override
     public void doneReading(boolean evict) {
         stored.doneReading(evict);
         if (scale != null) scale.doneReading(evict);

@@ -30,6 +30,11 @@ public record StoredTensor(TensorInfo info, TensorFile shard) implements TensorS
         MemorySegment.copy(data(), start * size, dst, 0, count * size);
     }
 
+    @Override
+    public void prefetch() {
+        shard.prefetch(info);
+    }
+
     /**
      * Tells the OS this tensor has been read: its pages leave the resident set, and with {@code evict} the
      * page cache too (for inputs larger than memory).

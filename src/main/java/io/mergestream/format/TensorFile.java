@@ -43,6 +43,15 @@ public interface TensorFile extends AutoCloseable {
     default void checkReadable(TensorInfo t) {}
 
     /**
+     * The tensor will be read soon: its pages are read in and mapped now ({@link MappedPages#prefetch}, which
+     * waits for the disk). Only for a tensor the reader serves as a slice of its mapping; any other
+     * (an inflated zip entry) is left alone, so that nothing is computed or allocated ahead of its turn.
+     */
+    default void prefetch(TensorInfo t) {
+        MappedPages.prefetch(data(t));
+    }
+
+    /**
      * Tells the OS the tensor has been read: its pages leave the resident set, and with {@code evict} the
      * page cache too (inputs larger than memory).
      */

@@ -51,6 +51,13 @@ public interface TensorSource {
         return Double.NaN;
     }
 
+    /**
+     * The tensor will be read soon: a stored tensor's pages are read in and mapped now
+     * ({@link TensorFile#prefetch}); a computed source does nothing (its inputs are read when it computes).
+     * Safe from any thread; it waits for the disk, so the merge calls it from a thread of its own.
+     */
+    default void prefetch() {}
+
     /** The tensor has been read: its pages may leave the resident set (and the page cache with {@code evict}). */
     void doneReading(boolean evict);
 }

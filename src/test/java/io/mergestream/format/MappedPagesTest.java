@@ -1,5 +1,6 @@
 package io.mergestream.format;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -41,6 +42,37 @@ class MappedPagesTest {
             MappedPages.release(m);
             long after = rssKb(m);
             assertTrue(after < 1024, "released pages still resident: " + after + " kB of " + before);
+        }
+    }
+
+    /**
+     * prefetch reads a file's pages in and maps them without the caller touching them: the mapping's resident set
+     * goes from nothing to all of it (a no-op, a wrong advice number, or MADV_WILLNEED, which maps nothing, would
+     * leave it near zero). The file's pages are evicted from the page cache first, so they come from the disk.
+     */
+    @Test
+    void prefetchMapsPagesWithoutTouchingThem(@TempDir Path tmp) throws IOException {
+        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
+                "madvise is only called on Linux");
+        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
+        Path file = tmp.resolve("prefetch.bin");
+        int size = 16 << 20;
+        byte[] data = new byte[size];
+        java.util.Arrays.fill(data, (byte) 3);
+        Files.write(file, data);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ch.force(true); // clean pages, so that the eviction below drops them
+        }
+        MappedPages.evict(file, 0, size);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = MappedPages.mapReadOnly(file, arena);
+            long before = rssKb(m);
+            assertTrue(before < 1024, "pages resident before any access: " + before + " kB");
+            MappedPages.prefetch(m.asSlice(4096, size - 8192)); // page-aligned inside: all but the first and last page
+            long after = rssKb(m);
+            assertTrue(after >= size / 1024 - 8 - 1024 && after <= size / 1024,
+                    "prefetched pages not resident: " + after + " kB of " + size / 1024);
+            assertEquals(3, m.get(ValueLayout.JAVA_BYTE, size / 2)); // and the data is the file's
         }
     }
 

@@ -345,6 +345,13 @@ public final class TorchZipFile implements TensorFile {
     }
 
     @Override
+    public void prefetch(TensorInfo t) {
+        Tensor x = tensor(t);
+        // a compressed entry is inflated when read (not ahead of time), a view that is not row-major never read
+        if (x.rowMajor() && x.entry().stored()) MappedPages.prefetch(mapping.asSlice(t.begin(), t.byteSize()));
+    }
+
+    @Override
     public void doneReading(TensorInfo t, boolean evict) {
         Tensor x = tensor(t);
         if (!x.rowMajor()) return; // never served, so never read
