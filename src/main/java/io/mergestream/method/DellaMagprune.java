@@ -12,7 +12,9 @@ import io.mergestream.kernel.MergeKernel;
  * applied to the whole tensor afterwards by {@link TaskArithmeticFamily}). A row of one element keeps with p = ρ.
  *
  * <p>Streaming: a call ranks only the rows its elements lie in, one row at a time (|delta| of one row is
- * decoded on the kernel's lanes and ranked by {@link RowRanks}), never the whole tensor. The keep threshold and the
+ * decoded on the kernel's lanes and ranked by {@link RowRanks}), never the whole tensor. Under rescale: true only
+ * the keep decisions matter, and {@link RowKeep} takes them ranking only the few elements whose rank could change
+ * them. The keep threshold and the
  * divisor depend on the rank alone, so both are tabled once per tensor and model (n entries), not computed per
  * element.
  */
@@ -28,6 +30,11 @@ final class DellaMagprune implements DeltaSparsifier {
     /** Per rank r - 1: the unsigned keep threshold floor(p_r · 2^32) (2^32 keeps all) and (float) p_r. */
     private final long[] threshold;
     private final float[] divisor;
+    /**
+     * Whether the keep decisions come from {@link RowKeep} (no full rank of the row): under rescale: true, where only
+     * the decision matters, with thresholds non-decreasing in the rank (they are for epsilon >= 0).
+     */
+    private final boolean bucketed;
 
     DellaMagprune(MergeKernel kernel, MergeInputs in, int model, long streamKey, double density, double epsilon,
                   boolean inverse) {
@@ -47,6 +54,9 @@ final class DellaMagprune implements DeltaSparsifier {
             threshold[r - 1] = DareMask.threshold(p);
             divisor[r - 1] = (float) p;
         }
+        boolean ascending = true;
+        for (int r = 1; r < rowLength; r++) ascending &= threshold[r - 1] <= threshold[r];
+        this.bucketed = !inverse && ascending;
     }
 
     /** The keep probability of rank r (1-based) in a row of n. */
@@ -117,24 +127,34 @@ final class DellaMagprune implements DeltaSparsifier {
         }
         long end = start + count;
         for (long rowStart = start / n * n; rowStart < end; rowStart += n) {
-            int[] rank;
+            int[] decided; // per column of the row: its rank, or (bucketed) its keep bit
             if (t.owner == this && t.rowStart == rowStart) {
-                rank = t.ranks.last(); // the row this thread ranked last, crossing into this range (L1 blocks of 2^14)
+                // the row this thread decided last, crossing into this range (L1 blocks of 2^14)
+                decided = bucketed ? t.keeps.last() : t.ranks.last();
             } else {
                 // a row inside the range is in d already (the same kernel deltas); one that crosses its ends is decoded
                 boolean inside = rowStart >= start && rowStart + n <= end;
                 if (inside) System.arraycopy(d, (int) (rowStart - start), t.row, 0, n);
                 else TaskArithmeticFamily.deltas(kernel, in, model, rowStart, n, t.row);
-                rank = t.ranks.rank(t.row);
+                decided = bucketed ? t.keeps.keep(t.row, rowStart, k0, k1, threshold) : t.ranks.rank(t.row);
                 t.owner = this;
                 t.rowStart = rowStart;
             }
             int from = (int) (Math.max(start, rowStart) - start), to = (int) (Math.min(end, rowStart + n) - start);
-            int rankAt = (int) (start - rowStart); // rank[o + rankAt] is element o's
+            int rowAt = (int) (start - rowStart); // decided[o + rowAt] is element o's
             // without branches: the keep decisions are random (the DARE hash), a branch mispredicts every other one
+            if (bucketed) {
+                for (int o = from; o < to; o++) {
+                    long i = start + o;
+                    int kept = decided[o + rowAt];
+                    s[o] = Float.intBitsToFloat(Float.floatToRawIntBits(d[o]) & -kept); // d's bits, or +0's
+                    if (keep != null) keep[(int) (i >>> 6)] |= (long) kept << i;
+                }
+                continue;
+            }
             for (int o = from; o < to; o++) {
                 long i = start + o;
-                int r = rank[o + rankAt];
+                int r = decided[o + rowAt];
                 // u < threshold, unsigned, both in [0, 2^32]: the sign of their difference
                 int kept = (int) ((Integer.toUnsignedLong(DareMask.u(i, k0, k1)) - threshold[r]) >>> 63);
                 float v = inverse ? d[o] / divisor[r] : d[o];
@@ -144,15 +164,17 @@ final class DellaMagprune implements DeltaSparsifier {
         }
     }
 
-    /** Per thread: the rank scratch, one row's deltas, and which row of which sparsifier was ranked last. */
+    /** Per thread: the rank and keep scratch, one row's deltas, and which row of which sparsifier was decided last. */
     private static final class Scratch {
         final RowRanks ranks;
+        final RowKeep keeps;
         final float[] row;
         DellaMagprune owner;
         long rowStart = -1;
 
         Scratch(int n) {
             ranks = new RowRanks(n);
+            keeps = new RowKeep(n, ranks);
             row = new float[n];
         }
     }
