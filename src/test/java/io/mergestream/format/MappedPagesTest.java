@@ -25,9 +25,7 @@ class MappedPagesTest {
      */
     @Test
     void releaseDropsTouchedPagesFromTheResidentSet(@TempDir Path tmp) throws IOException {
-        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
-                "madvise is only called on Linux");
-        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
+        assumeLinuxAdvice();
         Path file = tmp.resolve("pages.bin");
         long size = 8L << 20;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
@@ -52,9 +50,7 @@ class MappedPagesTest {
      */
     @Test
     void prefetchMapsPagesWithoutTouchingThem(@TempDir Path tmp) throws IOException {
-        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
-                "madvise is only called on Linux");
-        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
+        assumeLinuxAdvice();
         Path file = tmp.resolve("prefetch.bin");
         int size = 16 << 20;
         byte[] data = new byte[size];
@@ -131,5 +127,12 @@ class MappedPagesTest {
             return kb;
         }
         throw new AssertionError("mapping at " + start + " not in /proc/self/smaps");
+    }
+
+    /** These tests need the advice calls, which exist on Linux only; there they must have loaded. */
+    private static void assumeLinuxAdvice() {
+        assumeTrue(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"),
+                "madvise is only called on Linux");
+        assertTrue(MappedPages.available(), "the libc advice calls did not load on Linux");
     }
 }
